@@ -1,0 +1,185 @@
+"""Plugin discovery and loading, one plugin at a time, each inside its own error isolation.
+
+Plugins are found through the ``fw.plugins`` entry-point group (duplicates removed). Discovery
+reads only metadata and each plugin's static manifest; loading imports the plugin's hook module
+and registers it with pluggy. ``FW_LOAD_PLUGINS`` (comma list; empty means none) narrows what is
+discovered, and ``FW_STRICT_PLUGINS=1`` turns any load error into a failure (CI sets it).
+"""
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import os
+import traceback
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .errors import FwError
+from .manifest import MANIFEST_FILE, list_configs, read_manifest
+
+ENTRY_POINT_GROUP = 'fw.plugins'
+
+
+@dataclass
+class Plugin:
+    """One installed plugin as discovered (and, once loaded, its hook module)."""
+
+    name: str
+    dist: str
+    version: str
+    module: str
+    package_dir: Path | None = None
+    manifest: dict = field(default_factory=dict)
+    status: str = 'ok'
+    error: str | None = None
+    traceback: str | None = None
+    hooks: Any = None
+
+    @property
+    def config_dir(self) -> Path | None:
+        return self.package_dir / 'configs' if self.package_dir else None
+
+    def configs(self) -> dict[str, Path]:
+        return list_configs(self.config_dir)
+
+    def fail(self, exc: BaseException) -> None:
+        self.status = 'error'
+        self.error = f'{type(exc).__name__}: {exc}'
+        self.traceback = traceback.format_exc()
+
+
+def strict() -> bool:
+    return os.environ.get('FW_STRICT_PLUGINS', '') not in ('', '0', 'false', 'no')
+
+
+def _wanted() -> set[str] | None:
+    raw = os.environ.get('FW_LOAD_PLUGINS')
+    if raw is None:
+        return None
+    return {n.strip() for n in raw.split(',') if n.strip()}
+
+
+def _package_dir(module: str) -> Path | None:
+    """The folder of the package that holds the plugin module, found without executing it."""
+    package = module.rpartition('.')[0] or module
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+_discovered: dict[str, Plugin] | None = None
+_pm: pluggy.PluginManager | None = None
+
+
+def discover(refresh: bool = False) -> dict[str, Plugin]:
+    """All plugins named by entry points, with manifests read; nothing is imported but metadata."""
+    global _discovered
+    if _discovered is not None and not refresh:
+        return _discovered
+    wanted = _wanted()
+    found: dict[str, Plugin] = {}
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if wanted is not None and ep.name not in wanted:
+            continue
+        dist = ep.dist.name if ep.dist else '?'
+        version = ep.dist.version if ep.dist else '?'
+        old = found.get(ep.name)
+        if old is not None:
+            if old.module != ep.value:
+                old.status, old.error = 'error', (
+                    f'two distributions claim the plugin name {ep.name}: {old.dist} '
+                    f'({old.module}) and {dist} ({ep.value}); uninstall one')
+            continue  # the same entry point seen twice on sys.path
+        plugin = Plugin(ep.name, dist, version, ep.value)
+        found[ep.name] = plugin
+        try:
+            plugin.package_dir = _package_dir(ep.value)
+            if plugin.package_dir is None:
+                raise FwError(f'entry point {ep.name} = {ep.value}: package not importable')
+            plugin.manifest = read_manifest(plugin.package_dir / MANIFEST_FILE, ep.name)
+        except Exception as e:  # isolation: one bad plugin never breaks discovery
+            plugin.fail(e)
+    _discovered = dict(sorted(found.items()))
+    if strict():
+        bad = [p for p in _discovered.values() if p.status != 'ok']
+        if bad:
+            raise FwError('plugin errors (FW_STRICT_PLUGINS=1): '
+                          + '; '.join(f'{p.name}: {p.error}' for p in bad))
+    return _discovered
+
+
+def plugin_manager() -> pluggy.PluginManager:
+    global _pm
+    if _pm is None:
+        _pm = pluggy.PluginManager('fw')
+        _pm.add_hookspecs(hookspecs)
+    return _pm
+
+
+def load(plugin: Plugin) -> Plugin:
+    """Import the plugin's hook module and register it; errors are recorded, not raised."""
+    if plugin.hooks is not None or plugin.status != 'ok':
+        return plugin
+    try:
+        module = importlib.import_module(plugin.module)
+        plugin_manager().register(module, name=plugin.name)
+        plugin.hooks = module
+    except Exception as e:
+        plugin.fail(e)
+        if strict():
+            raise FwError(f'plugin {plugin.name} failed to load (FW_STRICT_PLUGINS=1): '
+                          f'{plugin.error}') from e
+    return plugin
+
+
+def load_all() -> dict[str, Plugin]:
+    plugins = discover()
+    for plugin in plugins.values():
+        load(plugin)
+    return plugins
+
+
+def get(name: str) -> Plugin:
+    """The named plugin, loaded; a clear error when it is unknown or broken."""
+    plugins = discover()
+    if name not in plugins:
+        close = difflib.get_close_matches(name, list(plugins), n=3)
+        hint = f"; close: {', '.join(close)}" if close else ''
+        narrowed = ' (FW_LOAD_PLUGINS narrows loading)' if _wanted() is not None else ''
+        raise FwError(f"no plugin '{name}'{hint}{narrowed}; installed: "
+                      f"{', '.join(plugins) or 'none'} (`fw plugins` lists them)")
+    plugin = load(plugins[name])
+    if plugin.status != 'ok':
+        raise FwError(f'plugin {name} is broken: {plugin.error} (`fw plugins` shows it; '
+                      f'reinstall {plugin.dist})')
+    return plugin
+
+
+_activated: set[str] = set()
+
+
+def activate(name: str | None = None) -> pluggy.PluginManager:
+    """Make components buildable: register every healthy plugin's manifest lazily and run the
+    ``fw_register`` hook of ``name`` (or of every plugin when ``name`` is None)."""
+    from . import registry  # imports mmengine: only on paths that build things
+
+    plugins = discover()
+    targets = list(plugins) if name is None else [get(name).name]
+    for plugin in plugins.values():
+        if plugin.status == 'ok' and plugin.name not in _activated:
+            registry.register_manifest(plugin.name, plugin.manifest['components'])
+            _activated.add(plugin.name)
+    for target in targets:
+        plugin = load(plugins[target])
+        if plugin.hooks is not None and hasattr(plugin.hooks, 'fw_register') and \
+                f'hook:{target}' not in _activated:
+            plugin.hooks.fw_register(registries=registry)
+            _activated.add(f'hook:{target}')
+    return plugin_manager()

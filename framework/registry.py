@@ -1,0 +1,238 @@
+"""fw's registries: mmengine ``Registry`` objects with fw's naming rules.
+
+Every registry here is a child (scope ``fw``) of the mmengine root registry of the same kind, so
+mmengine's Runner builds from it when a config says ``default_scope='fw'`` and everything mmengine
+registers (``SGD``, ``CheckpointHook``, ...) stays visible through the parent. On top of that:
+
+* a plugin component is canonical as ``<plugin>.<Name>``; the bare ``Name`` works while unique;
+* registering the same object twice is a no-op; two objects under one name is an error naming both;
+* a miss raises :class:`~framework.errors.RegistryError` with close names (difflib) and the plugins
+  and scopes that were searched;
+* plugin components are registered lazily from their manifest (``module:attr`` import paths) and
+  imported only when built, so listing never imports torch.
+
+Lookups never consult mmengine's process-global default scope: qualified names are resolved here.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from mmengine import registry as mm
+
+from .errors import RegistryError
+
+__all__ = ['FwRegistry', 'Entry', 'BACKBONES', 'NECKS', 'HEADS', 'LOSSES', 'CACHES', 'MODELS',
+           'DATASETS', 'METRICS', 'TRANSFORMS', 'HOOKS', 'KINDS', 'registry_for_kind',
+           'register_manifest']
+
+
+@dataclass
+class Entry:
+    """One registered component: where it comes from and, once imported, the object."""
+
+    plugin: str
+    name: str
+    kind: str
+    target: str = ''  # "package.module:attr" for lazy entries
+    obj: Any = None
+    summary: str = ''
+
+    @property
+    def qualname(self) -> str:
+        return f'{self.plugin}.{self.name}'
+
+    @property
+    def origin(self) -> str:
+        if self.target:
+            return self.target
+        mod = getattr(self.obj, '__module__', '?')
+        return f"{mod}:{getattr(self.obj, '__qualname__', repr(self.obj))}"
+
+    def load(self) -> Any:
+        if self.obj is None:
+            module_name, _, attr = self.target.partition(':')
+            try:
+                module = importlib.import_module(module_name)
+                obj = module
+                for part in attr.split('.'):
+                    obj = getattr(obj, part)
+            except (ImportError, AttributeError) as e:
+                raise RegistryError(
+                    f"{self.kind} '{self.qualname}' is declared in plugin {self.plugin}'s manifest "
+                    f"as '{self.target}', which does not import ({type(e).__name__}: {e}); fix the "
+                    f"'import' field of that entry in fw_{self.plugin}/manifest.json") from e
+            self.obj = obj
+        return self.obj
+
+
+def _plugin_of(obj: Any) -> str:
+    """The plugin a directly registered object belongs to: ``fw_amcl.x`` -> ``amcl``."""
+    top = getattr(obj, '__module__', '') .split('.')[0]
+    return top[3:] if top.startswith('fw_') else (top or 'user')
+
+
+class FwRegistry(mm.Registry):
+    """An mmengine registry with qualified plugin names, lazy entries and helpful misses."""
+
+    def __init__(self, name: str, parent: mm.Registry | None = None, scope: str = 'fw',
+                 kind: str | None = None, entries: dict[str, Entry] | None = None):
+        super().__init__(name, parent=parent, scope=scope)
+        self.kind = kind or name
+        # Model-like registries (MODELS, BACKBONES, NECKS, HEADS, LOSSES) share one table so a
+        # backbone is buildable from MODELS as mmdet/mmseg configs expect.
+        self._fw_entries: dict[str, Entry] = {} if entries is None else entries
+
+    # -- registration -------------------------------------------------------------------------
+    def add(self, entry: Entry) -> Entry:
+        """Add ``entry``; the same object (or import path) twice is a no-op, a clash an error."""
+        old = self._fw_entries.get(entry.qualname)
+        if old is not None:
+            same = (old.obj is not None and old.obj is entry.obj) or (
+                old.target and old.target == entry.target)
+            if not same and old.obj is not None and entry.obj is None and entry.target:
+                same = entry.load() is old.obj
+            if not same and old.target and entry.obj is not None:
+                same = old.load() is entry.obj
+            if same:
+                return old
+            raise RegistryError(
+                f"{self.kind} name '{entry.qualname}' is registered twice with different objects: "
+                f"first {old.origin}, then {entry.origin}; rename one of them")
+        self._fw_entries[entry.qualname] = entry
+        return entry
+
+    def add_lazy(self, plugin: str, name: str, target: str, summary: str = '') -> Entry:
+        return self.add(Entry(plugin, name, self.kind, target=target, summary=summary))
+
+    def _register_module(self, module, module_name=None, force=False) -> None:
+        """mmengine's registration path (``@REG.register_module()``), with fw's clash rules."""
+        names = module_name if module_name is not None else module.__name__
+        for name in [names] if isinstance(names, str) else names:
+            plugin, _, bare = name.rpartition('.')
+            entry = Entry(plugin or _plugin_of(module), bare, self.kind, obj=module)
+            if force:
+                self._fw_entries[entry.qualname] = entry
+            else:
+                self.add(entry)
+
+    # -- lookup -------------------------------------------------------------------------------
+    def entries(self, kind: str | None = None) -> list[Entry]:
+        return [e for e in self._fw_entries.values() if kind is None or e.kind == kind]
+
+    def _resolve(self, key: str) -> Any:
+        if key in self._fw_entries:
+            return self._fw_entries[key].load()
+        if '.' in key:
+            return None
+        matches = [e for e in self._fw_entries.values() if e.name == key]
+        own = [e for e in matches if e.kind == self.kind]
+        if len(own) == 1:  # a backbone and a model may share a bare name; prefer our kind
+            matches = own
+        if len(matches) > 1:
+            names = ', '.join(sorted(e.qualname for e in matches))
+            raise RegistryError(f"'{key}' is ambiguous in the {self.kind} registry: it is "
+                                f"{names}; write the qualified name")
+        return matches[0].load() if matches else None
+
+    def get(self, key: str) -> Any:
+        if not isinstance(key, str):
+            return super().get(key)
+        obj = self._resolve(key)
+        if obj is None:
+            obj = super().get(key)
+        if obj is None:
+            raise RegistryError(self._miss_message(key))
+        return obj
+
+    def __contains__(self, key: str) -> bool:
+        try:
+            return self.get(key) is not None
+        except (RegistryError, RuntimeError):
+            return False
+
+    def _scopes(self) -> list[str]:
+        scopes, reg = [], self
+        while reg is not None:
+            scopes.append(f'{reg.scope}:{reg.name}')
+            reg = reg.parent
+        return scopes
+
+    def _miss_message(self, key: str) -> str:
+        known: set[str] = set()
+        for e in self._fw_entries.values():
+            known.update((e.qualname, e.name))
+        reg = self.parent
+        while reg is not None:
+            known.update(reg.module_dict)
+            reg = reg.parent
+        close = difflib.get_close_matches(key, sorted(known), n=3, cutoff=0.6)
+        if not close and '.' in key:
+            close = difflib.get_close_matches(key.rpartition('.')[2], sorted(known), n=3)
+        plugins = sorted({e.plugin for e in self._fw_entries.values()}) or ['none']
+        hint = f"; close: {', '.join(repr(c) for c in close)}" if close else ''
+        return (f"no {self.kind} '{key}' in fw's registries{hint} (searched plugins: "
+                f"{', '.join(plugins)}; scopes: {', '.join(self._scopes())}); "
+                f'`fw list {self.kind}` shows what is registered')
+
+
+def _child(root: mm.Registry, kind: str) -> FwRegistry:
+    return FwRegistry(root.name, parent=root, scope='fw', kind=kind)
+
+
+MODELS = _child(mm.MODELS, 'model')
+_model_table = MODELS._fw_entries
+BACKBONES = FwRegistry('backbone', parent=MODELS, scope='fw-backbone', kind='backbone',
+                       entries=_model_table)
+NECKS = FwRegistry('neck', parent=MODELS, scope='fw-neck', kind='neck', entries=_model_table)
+HEADS = FwRegistry('head', parent=MODELS, scope='fw-head', kind='head', entries=_model_table)
+LOSSES = FwRegistry('loss', parent=MODELS, scope='fw-loss', kind='loss', entries=_model_table)
+CACHES = FwRegistry('cache', scope='fw', kind='cache')  # KV caches: no mmengine counterpart
+DATASETS = _child(mm.DATASETS, 'dataset')
+METRICS = _child(mm.METRICS, 'metric')
+TRANSFORMS = _child(mm.TRANSFORMS, 'transform')
+HOOKS = _child(mm.HOOKS, 'hook')
+# The rest of what mmengine's Runner builds, so that default_scope='fw' resolves every type here.
+RUNNERS = _child(mm.RUNNERS, 'runner')
+LOOPS = _child(mm.LOOPS, 'loop')
+DATA_SAMPLERS = _child(mm.DATA_SAMPLERS, 'data_sampler')
+MODEL_WRAPPERS = _child(mm.MODEL_WRAPPERS, 'model_wrapper')
+WEIGHT_INITIALIZERS = _child(mm.WEIGHT_INITIALIZERS, 'weight_initializer')
+OPTIMIZERS = _child(mm.OPTIMIZERS, 'optimizer')
+OPTIM_WRAPPERS = _child(mm.OPTIM_WRAPPERS, 'optim_wrapper')
+OPTIM_WRAPPER_CONSTRUCTORS = _child(mm.OPTIM_WRAPPER_CONSTRUCTORS, 'optim_wrapper_constructor')
+PARAM_SCHEDULERS = _child(mm.PARAM_SCHEDULERS, 'param_scheduler')
+EVALUATOR = _child(mm.EVALUATOR, 'evaluator')
+TASK_UTILS = _child(mm.TASK_UTILS, 'task_util')
+VISUALIZERS = _child(mm.VISUALIZERS, 'visualizer')
+VISBACKENDS = _child(mm.VISBACKENDS, 'vis_backend')
+LOG_PROCESSORS = _child(mm.LOG_PROCESSORS, 'log_processor')
+FUNCTIONS = _child(mm.FUNCTIONS, 'function')
+
+KINDS: dict[str, FwRegistry] = {
+    'backbone': BACKBONES, 'neck': NECKS, 'head': HEADS, 'loss': LOSSES, 'cache': CACHES,
+    'model': MODELS, 'dataset': DATASETS, 'metric': METRICS, 'transform': TRANSFORMS,
+    'hook': HOOKS, 'loop': LOOPS, 'data_sampler': DATA_SAMPLERS, 'optimizer': OPTIMIZERS,
+    'optim_wrapper': OPTIM_WRAPPERS, 'param_scheduler': PARAM_SCHEDULERS,
+    'evaluator': EVALUATOR, 'task_util': TASK_UTILS, 'visualizer': VISUALIZERS,
+    'function': FUNCTIONS, 'model_wrapper': MODEL_WRAPPERS,
+}
+
+
+def registry_for_kind(kind: str) -> FwRegistry:
+    key = kind[:-1] if kind.endswith('s') and kind[:-1] in KINDS else kind
+    if key not in KINDS:
+        close = difflib.get_close_matches(key, list(KINDS), n=3)
+        raise RegistryError(f"unknown component kind '{kind}'"
+                            + (f"; close: {', '.join(close)}" if close else '')
+                            + f"; kinds are: {', '.join(KINDS)}")
+    return KINDS[key]
+
+
+def register_manifest(plugin: str, components: Iterable[dict]) -> list[Entry]:
+    """Register a plugin's manifest components lazily (imported when first built)."""
+    return [registry_for_kind(c['kind']).add_lazy(plugin, c['name'], c['import'],
+                                                   c.get('summary', ''))
+            for c in components]

@@ -1,0 +1,1 @@
+"""fw plugin ${name}. Keep this file light: fw reads the manifest without importing torch."""

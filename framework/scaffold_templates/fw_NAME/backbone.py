@@ -1,0 +1,13 @@
+import torch.nn as nn
+
+
+class MLPBackbone(nn.Module):
+    """A two-layer ReLU MLP: the representation one keeps after training."""
+
+    def __init__(self, in_dim=16, hidden=64, out_dim=32):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, out_dim),
+                                 nn.ReLU())
+
+    def forward(self, x):
+        return self.net(x)

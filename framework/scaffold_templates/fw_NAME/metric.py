@@ -1,0 +1,12 @@
+from mmengine.evaluator import BaseMetric
+
+
+class Accuracy(BaseMetric):
+    default_prefix = 'demo'
+
+    def process(self, data_batch, data_samples):
+        for s in data_samples:
+            self.results.append(int(s['pred'] == s['label']))
+
+    def compute_metrics(self, results):
+        return {'accuracy': sum(results) / max(len(results), 1)}

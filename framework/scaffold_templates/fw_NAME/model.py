@@ -1,0 +1,22 @@
+import torch
+from mmengine.model import BaseModel
+
+from framework.registry import MODELS
+
+
+class Classifier(BaseModel):
+    """backbone -> projection head -> loss; every part is built from the registry."""
+
+    def __init__(self, backbone, head, loss, data_preprocessor=None):
+        super().__init__(data_preprocessor=data_preprocessor)
+        self.backbone = MODELS.build(backbone)
+        self.head = MODELS.build(head)
+        self.loss_fn = MODELS.build(loss)
+
+    def forward(self, inputs, labels=None, mode='tensor'):
+        logits = self.head(self.backbone(inputs))
+        if mode == 'loss':
+            return {'loss': self.loss_fn(logits, labels)}
+        if mode == 'predict':
+            return [dict(pred=p, label=t) for p, t in zip(logits.argmax(1), labels)]
+        return logits

@@ -1,0 +1,257 @@
+"""Training and evaluation: config resolution, the mmengine Runner, and distributed start-up.
+
+A plugin config is layered over the core's base configs (``configs/default_runtime.py`` unless the
+config sets ``fw_base``), given ``default_scope='fw'`` (unless it names its own scope, as the
+mmdet/mmseg plugins do), a work dir, a seed and a launcher, then handed to the plugin's
+``fw_train`` hook or, by default, to :class:`FwRunner` (mmengine's Runner with atomic checkpoints,
+robust resume, trusted checkpoint loading and CPU-friendly DDP).
+"""
+from __future__ import annotations
+
+import contextlib
+import difflib
+import importlib.util
+import os
+import os.path as osp
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from . import checkpoint as ckpt
+from . import plugins as fw_plugins
+from .errors import FwError
+
+REMOTE_PREFIXES = ('http://', 'https://', 'open-mmlab://', 'torchvision://', 'mmcls://',
+                   'openmmlab://', 's3://', 'hf://')
+CHECKPOINT_KEYS = ('load_from', 'checkpoint', 'pretrained', 'teacher_ckpt', 'teacher_checkpoint')
+
+
+def core_config_dir() -> Path:
+    """The core's shared base configs (repo ``configs/``, installed as ``framework.configs``)."""
+    spec = importlib.util.find_spec('framework.configs')
+    if spec is not None and spec.submodule_search_locations:
+        return Path(list(spec.submodule_search_locations)[0])
+    return Path(__file__).resolve().parent.parent / 'configs'
+
+
+def resolve_config(plugin: fw_plugins.Plugin, config: str) -> Path:
+    """A packaged config name of ``plugin``, or a path to a config file."""
+    path = Path(config).expanduser()
+    if path.suffix == '.py' or os.sep in config:
+        if not path.is_file():
+            raise FwError(f'config file {config} does not exist')
+        return path
+    configs = plugin.configs()
+    if config not in configs:
+        close = difflib.get_close_matches(config, list(configs), n=3)
+        hint = f"; close: {', '.join(repr(c) for c in close)}" if close else ''
+        raise FwError(f"no config '{config}' in plugin {plugin.name}{hint}; "
+                      f'`fw configs {plugin.name}` lists them')
+    return configs[config]
+
+
+def _parse_options(options: Sequence[str]) -> dict[str, Any]:
+    from mmengine.config import DictAction
+
+    parsed = {}
+    for item in options:
+        key, sep, value = item.partition('=')
+        if not sep or not key:
+            raise FwError(f"--cfg-options expects key=value, got '{item}'")
+        parsed[key] = DictAction._parse_iterable(value)
+    return parsed
+
+
+def _check_options(cfg, options: dict[str, Any], path: Path) -> None:
+    """An override must extend an existing part of the config: catch typos before training."""
+    for key in options:
+        parts = key.split('.')
+        node = cfg
+        for depth, part in enumerate(parts[:-1]):
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                where = '.'.join(parts[:depth]) or 'the top level'
+                keys = list(node.keys()) if isinstance(node, dict) else []
+                close = difflib.get_close_matches(part, keys, n=3)
+                hint = f"; close: {', '.join(close)}" if close else ''
+                raise FwError(f"--cfg-options {key}: no key '{part}' under {where} of "
+                              f'{path}{hint}')
+        if len(parts) == 1 and parts[0] not in cfg:
+            close = difflib.get_close_matches(parts[0], list(cfg.keys()), n=3)
+            if close:
+                raise FwError(f"--cfg-options {key}: no top-level key '{key}' in {path}; "
+                              f"close: {', '.join(close)}")
+
+
+def _walk(node: Any, prefix: str = '') -> Iterator[tuple[str, Any]]:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield f'{prefix}{k}', v
+            yield from _walk(v, f'{prefix}{k}.')
+    elif isinstance(node, (list, tuple)):
+        for i, v in enumerate(node):
+            yield from _walk(v, f'{prefix}{i}.')
+
+
+def checkpoint_paths(cfg) -> list[str]:
+    """Checkpoint files the config points at; remote ones are refused (nothing downloads)."""
+    found = []
+    for key, value in _walk(cfg.to_dict() if hasattr(cfg, 'to_dict') else cfg):
+        if key.rsplit('.', 1)[-1] in CHECKPOINT_KEYS and isinstance(value, str) and value:
+            if value.startswith(REMOTE_PREFIXES):
+                raise FwError(f"config key {key} = '{value}' would download at run time; fw "
+                              f'never downloads: put the file on disk and give its local path')
+            found.append(value)
+    return found
+
+
+def load_config(plugin: str, config: str, *, work_dir: str | None = None,
+                cfg_options: Sequence[str] = (), launcher: str = 'none',
+                seed: int | None = None, resume: bool = False):
+    """The merged mmengine ``Config`` of ``fw train``/``fw test``."""
+    from mmengine.config import Config
+
+    record = fw_plugins.get(plugin)
+    path = resolve_config(record, config)
+    try:
+        own = Config.fromfile(str(path))
+    except FwError:
+        raise
+    except Exception as e:
+        raise FwError(f'config {path} does not load: {type(e).__name__}: {e}') from e
+    bases = own.pop('fw_base', ['default_runtime.py'])
+    merged = Config()
+    for base in bases:
+        base_path = core_config_dir() / base
+        if not base_path.is_file():
+            raise FwError(f"{path}: fw_base names '{base}', which is not in {core_config_dir()}")
+        merged.merge_from_dict(Config.fromfile(str(base_path)).to_dict())
+    merged.merge_from_dict(own.to_dict())
+    cfg = Config(merged.to_dict(), filename=str(path))
+    options = _parse_options(cfg_options)
+    _check_options(cfg, options, path)
+    cfg.merge_from_dict(options)
+    cfg.setdefault('default_scope', 'fw')
+    cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join('work_dirs', record.name, path.stem)
+    cfg.launcher = launcher
+    cfg.resume = bool(resume)
+    if seed is not None:
+        cfg.randomness = dict(cfg.get('randomness') or {}, seed=seed)
+    checkpoint_paths(cfg)
+    return cfg
+
+
+def _init_cpu_distributed(launcher: str) -> None:
+    """mmengine's init_dist calls torch.cuda.set_device; on a CPU machine start gloo ourselves."""
+    import torch
+    import torch.distributed as dist
+
+    if launcher == 'none' or torch.cuda.is_available() or dist.is_initialized():
+        return
+    if launcher == 'slurm':
+        os.environ.setdefault('RANK', os.environ.get('SLURM_PROCID', '0'))
+        os.environ.setdefault('WORLD_SIZE', os.environ.get('SLURM_NTASKS', '1'))
+        os.environ.setdefault('LOCAL_RANK', os.environ.get('SLURM_LOCALID', '0'))
+    if 'RANK' not in os.environ:
+        raise FwError(f'--launcher {launcher} needs the distributed environment (RANK, '
+                      f'WORLD_SIZE, MASTER_ADDR); start with --nproc N, torchrun or srun')
+    dist.init_process_group(backend='gloo')
+
+
+def _runner_class():
+    from mmengine.model import MMDistributedDataParallel
+    from mmengine.runner import Runner
+
+    class FwRunner(Runner):
+        """mmengine's Runner with atomic checkpoints, robust resume and CPU DDP."""
+
+        def save_checkpoint(self, out_dir, filename, *args, **kwargs):
+            if '://' in str(out_dir):
+                return super().save_checkpoint(out_dir, filename, *args, **kwargs)
+            tmp = f'.{filename}.tmp'
+            super().save_checkpoint(out_dir, tmp, *args, **kwargs)
+            ckpt.atomic_replace(osp.join(out_dir, tmp), osp.join(out_dir, filename))
+
+        def load_or_resume(self):
+            if self._resume and self._load_from is None and not self._has_loaded:
+                self._load_from = ckpt.latest_checkpoint(self.work_dir)
+                if self._load_from is None:
+                    self._resume = False
+                    self.logger.info(f'--resume: no checkpoint in {self.work_dir}, starting fresh')
+            with ckpt.trusted(self.work_dir, self._load_from):
+                return super().load_or_resume()
+
+        def wrap_model(self, model_wrapper_cfg, model):
+            import torch
+            if self.distributed and not torch.cuda.is_available() and model_wrapper_cfg is None:
+                return MMDistributedDataParallel(
+                    module=model, device_ids=None, broadcast_buffers=False,
+                    find_unused_parameters=self.cfg.get('find_unused_parameters', False))
+            return super().wrap_model(model_wrapper_cfg, model)
+
+    return FwRunner
+
+
+@contextlib.contextmanager
+def user_errors(path: str) -> Iterator[None]:
+    """Turn config mistakes surfacing as TypeError/KeyError/FileNotFoundError into FwError."""
+    try:
+        yield
+    except FwError:
+        raise
+    except FileNotFoundError as e:
+        raise FwError(f'{e} (config {path}: check the data or checkpoint paths)') from e
+    except (TypeError, KeyError) as e:
+        msg = str(e.args[0]) if e.args else str(e)
+        if 'argument' in msg or 'registry' in msg or 'not in' in msg:
+            raise FwError(f'config {path}: {msg}') from e
+        raise
+
+
+def build_runner(cfg):
+    """The Runner for ``cfg`` (``runner_type`` in the config selects another registered one)."""
+    ckpt.install()
+    _init_cpu_distributed(cfg.launcher)
+    if not __import__('torch').cuda.is_available():
+        cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+    with user_errors(cfg.filename):
+        if cfg.get('runner_type'):
+            from .registry import RUNNERS
+            return RUNNERS.build(cfg)
+        return _runner_class().from_cfg(cfg)
+
+
+def train(plugin: str, config: str, **kwargs):
+    """``fw train``: returns the plugin's result, or the mmengine Runner after training."""
+    fw_plugins.activate(plugin)
+    cfg = load_config(plugin, config, **kwargs)
+    ckpt.install()
+    with ckpt.trusted(*checkpoint_paths(cfg)):
+        result = fw_plugins.plugin_manager().hook.fw_train(cfg=cfg, plugin=plugin)
+        if result is not None:
+            return result
+        runner = build_runner(cfg)
+        with user_errors(cfg.filename):
+            runner.train()
+        return runner
+
+
+def test(plugin: str, config: str, checkpoint: str, **kwargs):
+    """``fw test``: evaluation only; returns the metrics dict."""
+    if not Path(checkpoint).is_file():
+        raise FwError(f'checkpoint {checkpoint} does not exist')
+    fw_plugins.activate(plugin)
+    cfg = load_config(plugin, config, **kwargs)
+    cfg.load_from = str(checkpoint)
+    cfg.resume = False
+    for key in ('test_dataloader', 'test_evaluator'):
+        if not cfg.get(key):
+            raise FwError(f'{cfg.filename} has no {key}; `fw test` needs test_dataloader, '
+                          f'test_evaluator and test_cfg')
+    ckpt.install()
+    with ckpt.trusted(checkpoint, *checkpoint_paths(cfg)):
+        runner = build_runner(cfg)
+        with user_errors(cfg.filename):
+            return runner.test()
