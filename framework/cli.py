@@ -219,6 +219,9 @@ def train_cmd(plugin, config, work_dir, resume, cfg_options, launcher, nproc, se
     """Train CONFIG (a packaged config name or a path) of PLUGIN."""
     opts = [o for item in cfg_options for o in item.split()]
     if nproc > 1 and 'LOCAL_RANK' not in os.environ:
+        from . import train as fw_train  # check the config here: one clear error, not N
+        fw_plugins.activate(plugin)
+        fw_train.load_config(plugin, config, work_dir=work_dir, cfg_options=opts, seed=seed)
         args = [sys.executable, '-m', 'torch.distributed.run', f'--nproc_per_node={nproc}',
                 f'--master_port={_free_port()}', '-m', 'framework.cli', 'train', plugin, config,
                 '--launcher', 'pytorch']

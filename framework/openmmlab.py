@@ -23,7 +23,7 @@ from typing import Callable, Iterator
 
 __all__ = ['MMCV_VERSION', 'MMDET_VERSION', 'MMSEG_VERSION', 'wheel_cache_root', 'wheel_key',
            'wheel_dir', 'read_build_record', 'check_mmcv_ops', 'check_toolkits',
-           'import_toolkit', 'mm_scope', 'build_model']
+           'import_toolkit', 'require_toolkit', 'mm_scope', 'build_model']
 
 MMCV_VERSION = '2.1.0'  # newest mmcv that mmdet 3.3.0 and mmseg 1.2.2 accept (both assert < 2.2.0)
 MMDET_VERSION = '3.3.0'
@@ -208,6 +208,25 @@ def import_toolkit(scope: str) -> None:
         raise ValueError(f'unknown OpenMMLab scope {scope!r}; known: {sorted(_TOOLKITS)}')
     module = __import__(_TOOLKITS[scope], fromlist=['register_all_modules'])
     module.register_all_modules(init_default_scope=False)
+
+
+def require_toolkit(scope: str | None) -> None:
+    """Import mmdet/mmseg before a Runner builds a config whose ``default_scope`` names it.
+
+    Without this, a missing or broken stack (no mmcv, mmcv without ``_ext``) surfaces as mmengine's
+    warning "mmdet is not installed" followed by "DetLocalVisualizer is not in the mmengine::visualizer
+    registry"; here it becomes one :class:`~framework.errors.FwError` with the real cause and the fix.
+    Other scopes (``'fw'``, a plugin's own) are left alone.
+    """
+    if scope not in _TOOLKITS:
+        return
+    try:
+        import_toolkit(scope)
+    except ImportError as e:
+        from framework.errors import FwError
+        raise FwError(f"the config's default_scope is '{scope}', which does not import "
+                      f'({type(e).__name__}: {e}); run `make openmmlab` '
+                      f'(tools/install_openmmlab.sh), then `fw doctor`') from e
 
 
 @contextlib.contextmanager

@@ -10,10 +10,11 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.util
+import json
 import os
+import sys
 import traceback
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,42 @@ def _package_dir(module: str) -> Path | None:
     return Path(list(spec.submodule_search_locations)[0])
 
 
+def _cache_file() -> Path:
+    root = os.environ.get('FW_CACHE_DIR') or os.path.join(os.path.expanduser('~'), '.cache', 'fw')
+    return Path(root) / 'entry-points.json'
+
+
+def _entry_points() -> list[tuple[str, str, str, str]]:
+    """(name, module, dist, version) of every ``fw.plugins`` entry point.
+
+    Scanning all installed distributions costs more than the rest of ``fw --help``, so the result
+    is cached, keyed by the interpreter and the modification times of the ``sys.path`` folders
+    (installing, upgrading or removing a distribution changes its folder's mtime).
+    """
+    key = [sys.executable] + [f'{p}:{os.stat(p).st_mtime_ns}' for p in sys.path
+                              if p and os.path.isdir(p)]
+    cache = _cache_file()
+    try:
+        data = json.loads(cache.read_text())
+        if data['key'] == key:
+            return [tuple(row) for row in data['entry_points']]
+    except (OSError, ValueError, KeyError):
+        pass
+    from importlib import metadata
+
+    rows = [(ep.name, ep.value, ep.dist.name if ep.dist else '?',
+             ep.dist.version if ep.dist else '?')
+            for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)]
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f'.{os.getpid()}.tmp')
+        tmp.write_text(json.dumps({'key': key, 'entry_points': rows}))
+        os.replace(tmp, cache)
+    except OSError:
+        pass  # a read-only home only costs speed
+    return rows
+
+
 _discovered: dict[str, Plugin] | None = None
 _pm: pluggy.PluginManager | None = None
 
@@ -85,33 +122,26 @@ def discover(refresh: bool = False) -> dict[str, Plugin]:
         return _discovered
     wanted = _wanted()
     found: dict[str, Plugin] = {}
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if wanted is not None and ep.name not in wanted:
+    for name, value, dist, version in _entry_points():
+        if wanted is not None and name not in wanted:
             continue
-        dist = ep.dist.name if ep.dist else '?'
-        version = ep.dist.version if ep.dist else '?'
-        old = found.get(ep.name)
+        old = found.get(name)
         if old is not None:
-            if old.module != ep.value:
+            if old.module != value:
                 old.status, old.error = 'error', (
-                    f'two distributions claim the plugin name {ep.name}: {old.dist} '
-                    f'({old.module}) and {dist} ({ep.value}); uninstall one')
+                    f'two distributions claim the plugin name {name}: {old.dist} '
+                    f'({old.module}) and {dist} ({value}); uninstall one')
             continue  # the same entry point seen twice on sys.path
-        plugin = Plugin(ep.name, dist, version, ep.value)
-        found[ep.name] = plugin
+        plugin = Plugin(name, dist, version, value)
+        found[name] = plugin
         try:
-            plugin.package_dir = _package_dir(ep.value)
+            plugin.package_dir = _package_dir(value)
             if plugin.package_dir is None:
-                raise FwError(f'entry point {ep.name} = {ep.value}: package not importable')
-            plugin.manifest = read_manifest(plugin.package_dir / MANIFEST_FILE, ep.name)
+                raise FwError(f'entry point {name} = {value}: package not importable')
+            plugin.manifest = read_manifest(plugin.package_dir / MANIFEST_FILE, name)
         except Exception as e:  # isolation: one bad plugin never breaks discovery
             plugin.fail(e)
     _discovered = dict(sorted(found.items()))
-    if strict():
-        bad = [p for p in _discovered.values() if p.status != 'ok']
-        if bad:
-            raise FwError('plugin errors (FW_STRICT_PLUGINS=1): '
-                          + '; '.join(f'{p.name}: {p.error}' for p in bad))
     return _discovered
 
 
@@ -124,7 +154,8 @@ def plugin_manager() -> pluggy.PluginManager:
 
 
 def load(plugin: Plugin) -> Plugin:
-    """Import the plugin's hook module and register it; errors are recorded, not raised."""
+    """Import the plugin's hook module and register it; errors are recorded, never raised
+    (strict mode is applied by the callers: `fw list`, `fw doctor`, :func:`get`)."""
     if plugin.hooks is not None or plugin.status != 'ok':
         return plugin
     try:
@@ -133,9 +164,6 @@ def load(plugin: Plugin) -> Plugin:
         plugin.hooks = module
     except Exception as e:
         plugin.fail(e)
-        if strict():
-            raise FwError(f'plugin {plugin.name} failed to load (FW_STRICT_PLUGINS=1): '
-                          f'{plugin.error}') from e
     return plugin
 
 

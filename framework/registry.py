@@ -147,6 +147,14 @@ class FwRegistry(mm.Registry):
             raise RegistryError(self._miss_message(key))
         return obj
 
+    def build(self, cfg: dict, *args, **kwargs) -> Any:
+        """Build ``cfg``; the type is resolved here, so mmengine's global default scope (which
+        its ``build_from_cfg`` consults to pick a registry) cannot send the lookup elsewhere."""
+        if isinstance(cfg, dict) and isinstance(cfg.get('type'), str):
+            cfg = type(cfg)(cfg)  # keep ConfigDict if given
+            cfg['type'] = self.get(cfg['type'])
+        return super().build(cfg, *args, **kwargs)
+
     def __contains__(self, key: str) -> bool:
         try:
             return self.get(key) is not None

@@ -65,7 +65,7 @@ def _check_options(cfg, options: dict[str, Any], path: Path) -> None:
     """An override must extend an existing part of the config: catch typos before training."""
     for key in options:
         parts = key.split('.')
-        node = cfg
+        node = cfg.to_dict()
         for depth, part in enumerate(parts[:-1]):
             if isinstance(node, dict) and part in node:
                 node = node[part]
@@ -78,8 +78,8 @@ def _check_options(cfg, options: dict[str, Any], path: Path) -> None:
                 hint = f"; close: {', '.join(close)}" if close else ''
                 raise FwError(f"--cfg-options {key}: no key '{part}' under {where} of "
                               f'{path}{hint}')
-        if len(parts) == 1 and parts[0] not in cfg:
-            close = difflib.get_close_matches(parts[0], list(cfg.keys()), n=3)
+        if len(parts) == 1 and parts[0] not in cfg.to_dict():
+            close = difflib.get_close_matches(parts[0], list(cfg.to_dict()), n=3)
             if close:
                 raise FwError(f"--cfg-options {key}: no top-level key '{key}' in {path}; "
                               f"close: {', '.join(close)}")
@@ -161,6 +161,7 @@ def _init_cpu_distributed(launcher: str) -> None:
 
 
 def _runner_class():
+    from mmengine.dist import is_main_process
     from mmengine.model import MMDistributedDataParallel
     from mmengine.runner import Runner
 
@@ -171,8 +172,9 @@ def _runner_class():
             if '://' in str(out_dir):
                 return super().save_checkpoint(out_dir, filename, *args, **kwargs)
             tmp = f'.{filename}.tmp'
-            super().save_checkpoint(out_dir, tmp, *args, **kwargs)
-            ckpt.atomic_replace(osp.join(out_dir, tmp), osp.join(out_dir, filename))
+            super().save_checkpoint(out_dir, tmp, *args, **kwargs)  # master rank only
+            if is_main_process():
+                ckpt.atomic_replace(osp.join(out_dir, tmp), osp.join(out_dir, filename))
 
         def load_or_resume(self):
             if self._resume and self._load_from is None and not self._has_loaded:

@@ -14,9 +14,14 @@ except ImportError:  # mmengine is optional for the pure evaluation helpers
     BaseMetric = object
 
 
+def _device(model):
+    return next(model.parameters()).device
+
+
 @torch.no_grad()
 def window_nll(model, ids: torch.Tensor) -> tuple[float, int]:
     """Summed next-token NLL (float64) and count over a (B, L) batch."""
+    ids = ids.to(_device(model))
     logits = model(input_ids=ids, use_cache=False).logits
     lp = F.log_softmax(logits[:, :-1].double(), -1)
     nll = -lp.gather(-1, ids[:, 1:, None]).sum()
@@ -42,7 +47,7 @@ def kl_divergence(teacher, student, windows: torch.Tensor, batch_size: int = 4) 
     """Mean over positions of KL(teacher || student), summed over the vocabulary."""
     total, count = 0.0, 0
     for i in range(0, windows.shape[0], batch_size):
-        w = windows[i:i + batch_size]
+        w = windows[i:i + batch_size].to(_device(student))
         lt = F.log_softmax(teacher(input_ids=w, use_cache=False).logits.double(), -1)
         ls = F.log_softmax(student(input_ids=w, use_cache=False).logits.double(), -1)
         total += float((lt.exp() * (lt - ls)).sum())
@@ -58,15 +63,19 @@ def decode_speed(model, context: torch.Tensor, new_tokens: int = 32, cache_facto
     from transformers.cache_utils import DynamicCache
 
     factory = cache_factory or (lambda m: DynamicCache(config=m.config))
+    context = context.to(_device(model))
+    sync = torch.cuda.synchronize if context.is_cuda else (lambda: None)
     best = None
     for _ in range(repeats):
         cache = factory(model)
         out = model(input_ids=context, cache=cache, use_cache=True)
         nxt = out.logits[:, -1:].argmax(-1)
+        sync()
         t0 = time.perf_counter()
         for _ in range(new_tokens):
             out = model(input_ids=nxt, cache=cache, use_cache=True)
             nxt = out.logits[:, -1:].argmax(-1)
+        sync()
         dt = time.perf_counter() - t0
         best = dt if best is None else min(best, dt)
     return dict(decode_tokens_per_s=context.shape[0] * new_tokens / best, context=int(context.shape[1]),

@@ -1,0 +1,83 @@
+"""Shared fixtures for the core tests: installed throw-away plugins and an `fw` runner."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_dist(target: Path, name: str, files: dict[str, str], version: str = '0.1.0') -> None:
+    """Install a minimal plugin distribution by hand (dist-info + entry point) into ``target``."""
+    for rel, text in files.items():
+        path = target / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    info = target / f'fw_{name}-{version}.dist-info'
+    info.mkdir(parents=True, exist_ok=True)
+    (info / 'METADATA').write_text(f'Metadata-Version: 2.1\nName: fw-{name}\nVersion: {version}\n')
+    (info / 'entry_points.txt').write_text(f'[fw.plugins]\n{name} = fw_{name}.plugin\n')
+
+
+class FwRunner:
+    """Runs ``python -m framework.cli`` with extra plugin folders on PYTHONPATH."""
+
+    def __init__(self, paths: list[Path], cwd: Path, load: str | None = None):
+        self.paths, self.cwd, self.load = paths, cwd, load
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env['PYTHONPATH'] = os.pathsep.join([str(p) for p in self.paths]
+                                            + [env.get('PYTHONPATH', '')]).strip(os.pathsep)
+        env.setdefault('OMP_NUM_THREADS', '1')
+        env.pop('FW_STRICT_PLUGINS', None)
+        env.pop('FW_LOAD_PLUGINS', None)
+        if self.load is not None:  # only the plugins under test, whatever else is installed
+            env['FW_LOAD_PLUGINS'] = self.load
+        env.update(extra)
+        return env
+
+    def __call__(self, *args: str, timeout: int = 900, **extra: str):
+        return subprocess.run([sys.executable, '-m', 'framework.cli', *args], cwd=self.cwd,
+                              env=self.env(**extra), capture_output=True, text=True,
+                              timeout=timeout)
+
+    def popen(self, *args: str, **extra: str):
+        return subprocess.Popen([sys.executable, '-m', 'framework.cli', *args], cwd=self.cwd,
+                                env=self.env(**extra), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+
+
+@pytest.fixture(scope='session')
+def scaffold_install(tmp_path_factory) -> tuple[Path, Path]:
+    """``fw new-plugin scaffdemo`` written and pip-installed into a private target folder."""
+    from framework.scaffold import write_plugin
+
+    root = tmp_path_factory.mktemp('scaffold')
+    source = write_plugin('scaffdemo', root / 'src')
+    target = root / 'site'
+    out = subprocess.run([sys.executable, '-m', 'pip', 'install', '--quiet', '--no-deps',
+                          '--no-build-isolation', '--target', str(target), str(source)],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return source, target
+
+
+@pytest.fixture
+def fw_scaffold(scaffold_install, tmp_path) -> FwRunner:
+    return FwRunner([scaffold_install[1]], tmp_path, load='scaffdemo')
+
+
+@pytest.fixture(name='write_dist')
+def write_dist_fixture():
+    return write_dist
+
+
+@pytest.fixture
+def make_fw(tmp_path):
+    """``make_fw(site_dirs...)`` -> an FwRunner with those folders on PYTHONPATH."""
+    return lambda *paths, load=None: FwRunner(list(paths), tmp_path, load)

@@ -1,0 +1,100 @@
+"""Listing is static and isolated: no heavy imports, broken plugins reported, strict mode fails."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+BROKEN = {
+    'fw_broken/__init__.py': '',
+    'fw_broken/plugin.py': 'raise ImportError("fw_broken needs a package that is not installed")\n',
+    'fw_broken/manifest.json': json.dumps({'name': 'broken', 'components': [
+        {'kind': 'model', 'name': 'Broken', 'import': 'fw_broken.model:Broken'}]}),
+}
+GOOD = {
+    'fw_good/__init__.py': '',
+    'fw_good/plugin.py': 'from framework.hookspecs import hookimpl\n\n@hookimpl\n'
+                         'def fw_plugin_info():\n    return {"name": "good", "requires": {}}\n',
+    'fw_good/manifest.json': json.dumps({'name': 'good', 'summary': 'a good plugin', 'components': [
+        {'kind': 'backbone', 'name': 'TinyNet', 'summary': 'tiny', 'import': 'fw_good.m:TinyNet'},
+        {'kind': 'head', 'name': 'TinyHead', 'summary': 'head', 'import': 'fw_good.m:TinyHead'}],
+        'commands': [{'name': 'hello', 'summary': 'say hello', 'import': 'fw_good.cmd:hello'}]}),
+    'fw_good/cmd.py': 'import click\n\n@click.command()\ndef hello():\n    click.echo("hello")\n',
+    'fw_good/configs/small.py': 'model = dict(type="good.TinyNet")\n',
+}
+
+
+@pytest.fixture
+def fw(tmp_path, write_dist, make_fw):
+    site = tmp_path / 'site'
+    write_dist(site, 'good', GOOD)
+    write_dist(site, 'broken', BROKEN)
+    return make_fw(site, load='good,broken')
+
+
+def test_broken_plugin_does_not_break_listing(fw):
+    out = fw('list', '--json')
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert {r['name'] for r in rows} == {'good.TinyNet', 'good.TinyHead'}
+    assert set(rows[0]) >= {'name', 'kind', 'plugin', 'summary'}
+    assert 'broken' in out.stderr  # a warning line, not a traceback
+    assert 'Traceback' not in out.stderr
+
+
+def test_plugins_reports_the_error(fw):
+    out = fw('plugins', '--json')
+    assert out.returncode == 0
+    by_name = {r['name']: r for r in json.loads(out.stdout)}
+    assert by_name['good']['status'] == 'ok' and by_name['good']['dist'] == 'fw-good'
+    assert by_name['broken']['status'] == 'error'
+    assert 'needs a package that is not installed' in by_name['broken']['error']
+
+
+def test_strict_mode_fails(fw):
+    out = fw('list', FW_STRICT_PLUGINS='1')
+    assert out.returncode != 0
+    assert 'broken' in out.stderr and 'Traceback' not in out.stderr
+
+
+def test_load_plugins_narrows(fw):
+    out = fw('plugins', '--json', FW_LOAD_PLUGINS='good')
+    assert [r['name'] for r in json.loads(out.stdout)] == ['good']
+    out = fw('list', '--json', FW_LOAD_PLUGINS='')
+    assert json.loads(out.stdout) == []
+
+
+def test_kind_and_pattern_filters(fw):
+    rows = json.loads(fw('list', 'heads', '--json').stdout)
+    assert [r['name'] for r in rows] == ['good.TinyHead']
+    rows = json.loads(fw('list', 'Tiny*', '--json').stdout)
+    assert len(rows) == 2
+    rows = json.loads(fw('list', 'backbone', 'good.*Net', '--json').stdout)
+    assert [r['name'] for r in rows] == ['good.TinyNet']
+
+
+def test_configs_and_plugin_commands(fw):
+    assert fw('configs', 'good').stdout.split() == ['small']
+    assert fw('good', 'hello').stdout.strip() == 'hello'
+    out = fw('configs', 'god')
+    assert out.returncode == 2 and "close: good" in out.stderr
+
+
+def test_listing_imports_no_heavy_package(fw):
+    code = ('import sys\nfrom framework.cli import main\n'
+            'for args in (["list"], ["plugins"], ["configs", "good"], ["--help"]):\n'
+            '    try:\n        main(args)\n    except SystemExit:\n        pass\n'
+            'heavy = [m for m in ("torch", "mmengine", "mmdet", "mmseg", "mmcv", "transformers",'
+            ' "diffusers", "numpy") if m in sys.modules]\n'
+            'print("HEAVY", heavy)\n')
+    out = subprocess.run([sys.executable, '-c', code], env=fw.env(), capture_output=True,
+                         text=True, cwd=fw.cwd)
+    assert 'HEAVY []' in out.stdout, out.stdout + out.stderr
+
+
+def test_unknown_config_is_one_line(fw):
+    out = fw('train', 'good', 'smal')
+    assert out.returncode == 2
+    assert out.stderr.strip().count('\n') == 0, out.stderr
+    assert "no config 'smal' in plugin good; close: 'small'" in out.stderr
