@@ -75,10 +75,10 @@ def run_doctor() -> dict:
             dist = DIST_OF.get(pkg, pkg)
             v = version_of(dist)
             if v is None:
-                problems.append(f'plugin {p.name} needs {pkg}{spec}, not installed: '
-                                f'pip install "{dist}{spec}"'
-                                + (' (or `make openmmlab`)' if pkg in ('mmcv', 'mmdet', 'mmseg')
-                                   else ''))
+                fix = ('run `make openmmlab` (PyPI has no CPU wheel of mmcv: it is built once '
+                       'from source with its ops)' if pkg == 'mmcv'
+                       else f'pip install "{dist}{spec}"')
+                problems.append(f'plugin {p.name} needs {pkg}{spec}, not installed: {fix}')
             elif not _satisfies(v, spec):
                 problems.append(f'plugin {p.name} needs {pkg}{spec}, found {v}: '
                                 f'pip install "{dist}{spec}"')

@@ -55,10 +55,11 @@ class FwRunner:
 @pytest.fixture(scope='session')
 def scaffold_install(tmp_path_factory) -> tuple[Path, Path]:
     """``fw new-plugin scaffdemo`` written and pip-installed into a private target folder."""
-    from framework.scaffold import write_plugin
-
     root = tmp_path_factory.mktemp('scaffold')
-    source = write_plugin('scaffdemo', root / 'src')
+    made = subprocess.run([sys.executable, '-m', 'framework.cli', 'new-plugin', 'scaffdemo',
+                           '--dir', str(root / 'src')], capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    source = root / 'src' / 'fw-scaffdemo'
     target = root / 'site'
     out = subprocess.run([sys.executable, '-m', 'pip', 'install', '--quiet', '--no-deps',
                           '--no-build-isolation', '--target', str(target), str(source)],

@@ -15,7 +15,8 @@ BROKEN = {
 GOOD = {
     'fw_good/__init__.py': '',
     'fw_good/plugin.py': 'from framework.hookspecs import hookimpl\n\n@hookimpl\n'
-                         'def fw_plugin_info():\n    return {"name": "good", "requires": {}}\n',
+                         'def fw_plugin_info():\n    return {"name": "good", "requires": '
+                         '{"torch": ">=2.1", "click": ">=99"}}\n',
     'fw_good/manifest.json': json.dumps({'name': 'good', 'summary': 'a good plugin', 'components': [
         {'kind': 'backbone', 'name': 'TinyNet', 'summary': 'tiny', 'import': 'fw_good.m:TinyNet'},
         {'kind': 'head', 'name': 'TinyHead', 'summary': 'head', 'import': 'fw_good.m:TinyHead'}],
@@ -98,3 +99,15 @@ def test_unknown_config_is_one_line(fw):
     assert out.returncode == 2
     assert out.stderr.strip().count('\n') == 0, out.stderr
     assert "no config 'smal' in plugin good; close: 'small'" in out.stderr
+
+
+def test_doctor_names_each_problem_and_its_fix(fw):
+    out = fw('doctor', '--json')
+    assert out.returncode == 1
+    report = json.loads(out.stdout)
+    problems = '\n'.join(report['problems'])
+    assert 'plugin good needs click>=99' in problems and 'pip install "click>=99"' in problems
+    assert 'torch' not in problems  # torch>=2.1 is satisfied
+    assert 'plugin broken does not load' in problems
+    versions = {row['name']: row['version'] for row in report['packages']}
+    assert versions['torch'].startswith('2.13.0') and versions['mmengine'] == '0.10.7'
