@@ -214,7 +214,10 @@ def user_errors(path: str) -> Iterator[None]:
 
 def build_runner(cfg):
     """The Runner for ``cfg`` (``runner_type`` in the config selects another registered one)."""
+    from .openmmlab import require_toolkit
+
     ckpt.install()
+    require_toolkit(cfg.get('default_scope'))  # 'mmdet'/'mmseg': one clear error if the stack is absent
     _init_cpu_distributed(cfg.launcher)
     if not __import__('torch').cuda.is_available():
         cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
