@@ -1,4 +1,4 @@
-"""The OpenMMLab stack (mmcv with compiled ops, mmdet, mmseg) as the core sees it: checks and helpers.
+"""The OpenMMLab stack (mmcv with compiled ops, mmdet, mmseg) as the core sees it.
 
 The core does not depend on these packages; the mm-based plugins do. Nothing here imports mmcv,
 mmdet, mmseg or torch at module import time, so ``fw doctor`` and ``fw list`` stay fast and work
@@ -30,7 +30,7 @@ MMDET_VERSION = '3.3.0'
 MMSEG_VERSION = '1.2.2'
 
 BUILD_META = 'fw-build-meta.json'    # written next to the cached wheel by the install script
-VENV_STAMP = 'fw-openmmlab.json'     # written into the environment (sys.prefix) after a good install
+VENV_STAMP = 'fw-openmmlab.json'     # written into the environment (sys.prefix) after an install
 
 Check = tuple[str, bool, str]         # (name, ok, detail)
 
@@ -70,8 +70,11 @@ def wheel_dir(torch_version: str | None = None) -> Path:
 
 def read_build_record() -> dict | None:
     """What the install script recorded: the environment's stamp, else the cache's meta file."""
-    for path in (Path(sys.prefix) / VENV_STAMP, wheel_dir() / BUILD_META if _version('torch') else None):
-        if path is not None and path.is_file():
+    candidates = [Path(sys.prefix) / VENV_STAMP]
+    if _version('torch'):
+        candidates.append(wheel_dir() / BUILD_META)
+    for path in candidates:
+        if path.is_file():
             try:
                 record = json.loads(path.read_text())
             except (OSError, ValueError):
@@ -105,7 +108,8 @@ def check_mmcv_ops(build_record: dict | None = None) -> list[Check]:
             raise RuntimeError('mmcv is not installed: run tools/install_openmmlab.sh')
         if _version('mmcv-lite') is not None:
             raise RuntimeError('mmcv-lite is installed beside mmcv and owns the same import '
-                               'package: pip uninstall mmcv-lite, then rerun tools/install_openmmlab.sh')
+                               'package: pip uninstall mmcv-lite, then rerun '
+                               'tools/install_openmmlab.sh')
         if found != MMCV_VERSION:
             raise RuntimeError(f'mmcv {found} installed, fw needs {MMCV_VERSION} '
                                '(mmdet 3.3 / mmseg 1.2 assert mmcv < 2.2.0)')
@@ -143,7 +147,8 @@ def check_mmcv_ops(build_record: dict | None = None) -> list[Check]:
         _, keep = mm_batched_nms(torch.tensor(boxes), torch.tensor(scores), torch.tensor([0, 1, 0]),
                                  dict(type='nms', iou_threshold=0.5))
         if sorted(keep.tolist()) != [0, 1, 2]:
-            raise AssertionError(f'kept {keep.tolist()}, expected [0, 1, 2] (box 1 is another class)')
+            raise AssertionError(f'kept {keep.tolist()}, expected [0, 1, 2] '
+                                 '(box 1 is of another class)')
         return 'kept [0, 1, 2] with box 1 in its own class'
 
     def compiler() -> str:
@@ -154,10 +159,11 @@ def check_mmcv_ops(build_record: dict | None = None) -> list[Check]:
         import torch
         record = build_record if build_record is not None else read_build_record()
         if not record or not record.get('torch'):
-            return f'no build record (mmcv not installed by tools/install_openmmlab.sh); running torch {torch.__version__}'
+            return (f'torch {torch.__version__} (no build record: mmcv was not installed by '
+                    'tools/install_openmmlab.sh)')
         if record['torch'] != torch.__version__:
-            raise RuntimeError(f"mmcv was built for torch {record['torch']}, torch {torch.__version__} "
-                               'is running: rerun tools/install_openmmlab.sh')
+            raise RuntimeError(f"mmcv was built for torch {record['torch']}, torch "
+                               f'{torch.__version__} is running: rerun tools/install_openmmlab.sh')
         return f"torch {record['torch']}"
 
     rows.append(_run('mmcv.ops.nms', nms))
@@ -214,8 +220,9 @@ def require_toolkit(scope: str | None) -> None:
     """Import mmdet/mmseg before a Runner builds a config whose ``default_scope`` names it.
 
     Without this, a missing or broken stack (no mmcv, mmcv without ``_ext``) surfaces as mmengine's
-    warning "mmdet is not installed" followed by "DetLocalVisualizer is not in the mmengine::visualizer
-    registry"; here it becomes one :class:`~framework.errors.FwError` with the real cause and the fix.
+    warning "mmdet is not installed" and then "DetLocalVisualizer is not in the
+    mmengine::visualizer registry"; here it becomes one :class:`~framework.errors.FwError` with the
+    real cause and the fix.
     Other scopes (``'fw'``, a plugin's own) are left alone.
     """
     if scope not in _TOOLKITS:
@@ -267,12 +274,14 @@ def _print_rows(rows: list[Check]) -> bool:
 def _main(argv: list[str]) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog='framework/openmmlab.py', description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(prog='framework/openmmlab.py',
+                                     description=__doc__.split('\n')[0])
     sub = parser.add_subparsers(dest='cmd', required=True)
     sub.add_parser('key', help='print the wheel cache folder name for the installed torch')
     check = sub.add_parser('check', help='check mmcv ops (and with --toolkits, mmdet/mmseg)')
     check.add_argument('--meta', help='build meta file (json with "torch") to compare against')
-    check.add_argument('--toolkits', action='store_true', help='also import mmdet.models, mmseg.models')
+    check.add_argument('--toolkits', action='store_true',
+                       help='also import mmdet.models and mmseg.models')
     args = parser.parse_args(argv)
     if args.cmd == 'key':
         print(wheel_key())

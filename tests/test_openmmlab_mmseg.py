@@ -81,8 +81,8 @@ test_pipeline = [
 train_dataloader = dict(
     _delete_=True, batch_size=4, num_workers=0,
     sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(toy_dataset, data_prefix=dict(img_path='img_dir/train', seg_map_path='ann_dir/train'),
-                 pipeline=train_pipeline))
+    dataset=dict(toy_dataset, pipeline=train_pipeline,
+                 data_prefix=dict(img_path='img_dir/train', seg_map_path='ann_dir/train')))
 val_dataloader = dict(
     _delete_=True, batch_size=1, num_workers=0,
     sampler=dict(type='DefaultSampler', shuffle=False),
@@ -148,7 +148,8 @@ def test_iou_metric_on_the_generated_folder_dataset(seg_root):
 
     with mm_scope('mmseg'):  # LoadAnnotations etc. resolve to mmseg's, not mmcv's
         dataset = DATASETS.build(dict(
-            type='BaseSegDataset', data_root=str(seg_root), img_suffix='.png', seg_map_suffix='.png',
+            type='BaseSegDataset', data_root=str(seg_root), img_suffix='.png',
+            seg_map_suffix='.png',
             data_prefix=dict(img_path='img_dir/val', seg_map_path='ann_dir/val'),
             metainfo=dict(classes=CLASSES), reduce_zero_label=False,
             pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
@@ -180,10 +181,9 @@ def test_deeplabv3plus_trains_and_is_evaluated_by_iou_metric(seg_root, tmp_path,
     write_dist(site, PLUGIN, plugin_files(PLUGIN, {
         'deeplabv3plus_r18_toy': CONFIG.format(root=seg_root, classes=CLASSES, size=SIZE,
                                                iters=20)}))
-    fw = make_fw(site)
+    fw = make_fw(site, load=PLUGIN)  # only this plugin, whatever else is installed
     work = tmp_path / 'work'
-    out = fw('train', PLUGIN, 'deeplabv3plus_r18_toy', '--work-dir', str(work),
-             FW_LOAD_PLUGINS=PLUGIN)
+    out = fw('train', PLUGIN, 'deeplabv3plus_r18_toy', '--work-dir', str(work), timeout=1800)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-6000:]
     # mmseg's config asks for SyncBN; off a process group mmengine's Runner reverts it to BN
@@ -208,7 +208,7 @@ def test_deeplabv3plus_trains_and_is_evaluated_by_iou_metric(seg_root, tmp_path,
 
     # fw test on that checkpoint (loaded through fw's trusted loader) reproduces the metrics
     out = fw('test', PLUGIN, 'deeplabv3plus_r18_toy', str(ckpt), '--work-dir',
-             str(tmp_path / 'test'), '--json', FW_LOAD_PLUGINS=PLUGIN)
+             str(tmp_path / 'test'), '--json')
     assert out.returncode == 0, (out.stdout + out.stderr)[-6000:]
     metrics = last_json_line(out.stdout)
     for key in ('mIoU', 'aAcc'):
