@@ -199,6 +199,18 @@ def configs_cmd(plugin, as_json):
         click.echo(name)
 
 
+def _overrides(cfg_options, extra) -> list[str]:
+    """``--cfg-options a=1 b=2`` (mmengine's style: click sees b=2 as a trailing argument) and
+    repeated ``--cfg-options`` both give ``['a=1', 'b=2']``."""
+    opts = [o for item in cfg_options for o in item.split()]
+    for item in extra:
+        if '=' not in item:
+            raise FwError(f"unexpected argument '{item}'; overrides are KEY=VALUE "
+                          f'(e.g. --cfg-options train_cfg.max_epochs=3)')
+        opts.append(item)
+    return opts
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
@@ -208,6 +220,7 @@ def _free_port() -> int:
 @cli.command('train')
 @click.argument('plugin')
 @click.argument('config')
+@click.argument('overrides', nargs=-1, metavar='[KEY=VALUE]...')
 @click.option('--work-dir', help='Where logs and checkpoints go (default work_dirs/PLUGIN/CONFIG).')
 @click.option('--resume', is_flag=True, help='Continue from the last checkpoint in the work dir.')
 @click.option('--cfg-options', multiple=True, metavar='KEY=VALUE',
@@ -215,9 +228,11 @@ def _free_port() -> int:
 @click.option('--launcher', type=click.Choice(['none', 'pytorch', 'slurm']), default='none')
 @click.option('--nproc', type=int, default=1, help='Start N processes with torchrun (DDP).')
 @click.option('--seed', type=int, help='Random seed.')
-def train_cmd(plugin, config, work_dir, resume, cfg_options, launcher, nproc, seed):
-    """Train CONFIG (a packaged config name or a path) of PLUGIN."""
-    opts = [o for item in cfg_options for o in item.split()]
+def train_cmd(plugin, config, overrides, work_dir, resume, cfg_options, launcher, nproc, seed):
+    """Train CONFIG (a packaged config name or a path) of PLUGIN.
+
+    Overrides may follow --cfg-options as in mmengine (--cfg-options a=1 b=2) or be repeated."""
+    opts = _overrides(cfg_options, overrides)
     if nproc > 1 and 'LOCAL_RANK' not in os.environ:
         from . import train as fw_train  # check the config here: one clear error, not N
         fw_plugins.activate(plugin)
@@ -243,14 +258,15 @@ def train_cmd(plugin, config, work_dir, resume, cfg_options, launcher, nproc, se
 @click.argument('plugin')
 @click.argument('config')
 @click.argument('checkpoint')
+@click.argument('overrides', nargs=-1, metavar='[KEY=VALUE]...')
 @click.option('--work-dir')
 @click.option('--cfg-options', multiple=True, metavar='KEY=VALUE')
 @click.option('--json', 'as_json', is_flag=True, help='Print the metrics as JSON.')
-def test_cmd(plugin, config, checkpoint, work_dir, cfg_options, as_json):
+def test_cmd(plugin, config, checkpoint, overrides, work_dir, cfg_options, as_json):
     """Evaluate CHECKPOINT with CONFIG's test set and metric."""
     from . import train as fw_train
     metrics = fw_train.test(plugin, config, checkpoint, work_dir=work_dir,
-                            cfg_options=[o for item in cfg_options for o in item.split()])
+                            cfg_options=_overrides(cfg_options, overrides))
     if as_json:
         click.echo(json.dumps({k: float(v) if hasattr(v, '__float__') else v
                                for k, v in (metrics or {}).items()}))
