@@ -104,7 +104,7 @@ def resolve_model_path(path: str | os.PathLike) -> Path:
     if p.suffix == ".gguf":
         if not p.is_file():
             raise FwError(f"GGUF file {p} not found")
-        if p.resolve() == smollm2_gguf_path().resolve() if _has_smollm2() else False:
+        if _has_smollm2() and p.resolve() == smollm2_gguf_path().resolve():
             return smollm2_dir()
         return gguf_to_safetensors(p, cache_dir() / "models" / (p.stem.lower() + "-" + _sha256(p)[:8]))
     if not p.is_dir():

@@ -34,6 +34,11 @@ class LMModel(BaseModel):
     def build_lm(self):
         raise NotImplementedError
 
+    def init_weights(self):
+        """No-op: the LM is pretrained (or converted). mmengine's Runner calls ``init_weights`` on
+        the model, which would reach ``PreTrainedModel.init_weights`` and re-initialise every tensor
+        that was not loaded by ``from_pretrained`` (all of them for a converted model)."""
+
     def forward(self, input_ids, data_samples=None, mode: str = "loss"):
         ids = _stack(input_ids)
         if mode == "loss":
