@@ -53,7 +53,8 @@ class PluginGroup(click.Group):
     def get_command(self, ctx, name):
         spec = self._commands().get(name)
         if spec is not None and name not in self.commands:
-            fw_plugins.get(self.plugin.name)
+            # the plugin's components must be buildable inside its commands, as in `fw train`
+            fw_plugins.activate(self.plugin.name)
             command = _import_target(spec['import'])
             if not isinstance(command, click.Command):
                 raise FwError(f"{spec['import']} (command '{name}' of plugin "

@@ -1,0 +1,3 @@
+# FixMatch baseline on the toy set: ½(L_x + L_s), no VL terms, no aux head, no contrastive term.
+_base_ = ['./_base_/semicd_toy.py']
+model = dict(semi_mode='fixmatch', aux_head=None, decode_head=dict(vl_classes=None))

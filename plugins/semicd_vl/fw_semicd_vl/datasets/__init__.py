@@ -1,0 +1,1 @@
+"""Bi-temporal change-detection data: folder datasets, split files, paired transforms, toy set."""

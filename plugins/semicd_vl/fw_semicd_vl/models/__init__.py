@@ -1,0 +1,1 @@
+"""Network: SemiCDVL segmentor, LightHead with dual projection head, losses."""

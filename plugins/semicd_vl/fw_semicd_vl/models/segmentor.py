@@ -1,0 +1,218 @@
+"""``SemiCDVL``: Siamese backbone, |f_A - f_B| fusion, LightHead with dual projection head (h_cr, h_vl),
+auxiliary building-segmentation head on each date, feature distance; supervised ``loss``, semi-supervised
+``train_step`` (labeled / unlabeled / mix batch dict) for ``supervised``, ``fixmatch`` and ``semicd_vl``.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModel
+
+from .light_head import LightHead
+from .losses import bcl_loss, ce_none, confidence_weighted, masked_ce
+
+SEMI_MODES = ('supervised', 'fixmatch', 'semicd_vl')
+DIST_MODES = ('per_pixel', 'official')
+
+
+def _build(cfg, default_cls=None):
+    if isinstance(cfg, nn.Module):
+        return cfg
+    cfg = dict(cfg)
+    if 'type' not in cfg and default_cls is not None:
+        return default_cls(**cfg)
+    if cfg.get('type') in ('LightHead', 'semicd_vl.LightHead'):
+        cfg.pop('type')
+        return LightHead(**cfg)
+    from ..registry import MODELS  # resolve in the plugin's registry; no default-scope switching
+    name = cfg.pop('type')
+    cls = MODELS.get(name) if isinstance(name, str) else name
+    if cls is None:
+        from ..errors import FwError
+        raise FwError(f"backbone/head type '{name}' is not registered (semicd_vl registry, parents: "
+                      f"{'mmseg' if MODELS.parent.scope == 'mmseg' else 'mmengine'}); e.g. "
+                      "'mmseg.ResNetV1c' (needs mmcv with ops) or 'semicd_vl.ResNetV1cLite'")
+    return cls(**cfg)
+
+
+def feature_distance(qa, qb, size, mode='per_pixel'):
+    """per_pixel: ‖q_A − q_B‖₂ over channels at each pixel, upsampled to ``size`` -> N×H×W.
+    official: F.pairwise_distance on NCHW tensors (reduces over the *width* axis) -> a (N,1,C,h) map
+    indexed by (channel,row), stretched to H×W, as the released code does."""
+    if mode == 'per_pixel':
+        d = F.pairwise_distance(qa.permute(0, 2, 3, 1), qb.permute(0, 2, 3, 1)).unsqueeze(1)
+    elif mode == 'official':
+        d = F.pairwise_distance(qa, qb).unsqueeze(1)
+    else:
+        raise ValueError(f'dist_mode must be one of {DIST_MODES}, got {mode!r}')
+    return F.interpolate(d, size=size, mode='bilinear', align_corners=False).squeeze(1)
+
+
+class SemiCDVL(BaseModel):
+    def __init__(self, backbone, decode_head, aux_head=None, aux_shared=True, dist_mode='per_pixel',
+                 semi_mode='semicd_vl', conf_thresh=0.95, contrastive_weight=0.1, bcl_margin=2.0,
+                 vl_lambda=(0.1, 0.0), vl_terms_divisor=6, vl_loss_reduce='mean_all',
+                 conf_mode='pixelwise', lambda_iters=None, strong_bn_update=True, mean=(123.675, 116.28, 103.53),
+                 std=(58.395, 57.12, 57.375), disable_dropout=True, align_corners=False,
+                 data_preprocessor=None, init_cfg=None):
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        assert semi_mode in SEMI_MODES, f'semi_mode must be one of {SEMI_MODES}'
+        assert dist_mode in DIST_MODES, f'dist_mode must be one of {DIST_MODES}'
+        self.backbone = _build(backbone)
+        self.decode_head = _build(decode_head, LightHead)
+        self.aux_shared = aux_shared
+        if aux_head is not None:
+            self.aux_head = _build(aux_head, LightHead)
+            self.aux_head_b = None if aux_shared else _build(aux_head, LightHead)
+        else:
+            self.aux_head = self.aux_head_b = None
+        self.dist_mode, self.semi_mode = dist_mode, semi_mode
+        self.conf_thresh, self.contrastive_weight, self.bcl_margin = conf_thresh, contrastive_weight, bcl_margin
+        self.vl_lambda, self.vl_terms_divisor = tuple(vl_lambda), vl_terms_divisor
+        self.vl_loss_reduce, self.conf_mode = vl_loss_reduce, conf_mode
+        self.lambda_iters, self.disable_dropout = lambda_iters, disable_dropout
+        # True (official): the strong mixed pair's train-mode forward also updates BN running stats.
+        # False: it normalises with its batch statistics but leaves the running stats to x ‖ u_w.
+        self.strong_bn_update = strong_bn_update
+        self.align_corners = align_corners
+        self.register_buffer('mean', torch.tensor(list(mean) * 2).view(1, 6, 1, 1), persistent=False)
+        self.register_buffer('std', torch.tensor(list(std) * 2).view(1, 6, 1, 1), persistent=False)
+        self._iter, self._max_iters = 0, None
+
+    # ---------------------------------------------------------------- progress / lambda
+    def set_progress(self, it, max_iters):
+        self._iter, self._max_iters = int(it), max_iters
+
+    def vl_lambda_at(self, it=None, total=None):
+        """λ(t) = λ0 + (λ1 − λ0)·min(t/T, 1); the default (0.1, 0) is 0.1·(1 − t/T)."""
+        it = self._iter if it is None else it
+        total = total or self.lambda_iters or self._max_iters
+        frac = 0.0 if not total else min(max(it / total, 0.0), 1.0)
+        return self.vl_lambda[0] + (self.vl_lambda[1] - self.vl_lambda[0]) * frac
+
+    def train(self, mode=True):
+        super().train(mode)
+        if mode and self.disable_dropout:
+            for m in self.modules():
+                if isinstance(m, (nn.Dropout, nn.Dropout2d)) or 'DropPath' in type(m).__name__:
+                    m.eval()
+        return self
+
+    # ---------------------------------------------------------------- network
+    def normalize(self, img):
+        return (img - self.mean) / self.std
+
+    def forward_all(self, img, aux=False, dist=False):
+        """img: normalised N×6×H×W. Returns dict pred, vl, seg_a, seg_b (N×C×H×W), d (N×H×W)."""
+        size = img.shape[2:]
+        fa, fb = self.backbone(img[:, :3]), self.backbone(img[:, 3:])
+        head = self.decode_head([torch.abs(a - b) for a, b in zip(fa, fb)])
+        up = lambda x: F.interpolate(x, size=size, mode='bilinear', align_corners=self.align_corners)  # noqa: E731
+        out = dict(pred=up(head['cr']), vl=up(head['vl']) if head['vl'] is not None else None)
+        if aux or dist:
+            if self.aux_head is None:
+                raise ValueError("semi_mode='semicd_vl' needs aux_head=dict(...)")
+            ha = self.aux_head(list(fa))
+            hb = (self.aux_head if self.aux_head_b is None else self.aux_head_b)(list(fb))
+            out['seg_a'], out['seg_b'] = up(ha['cr']), up(hb['cr'])
+            if dist:
+                out['d'] = feature_distance(ha['feat'], hb['feat'], size, self.dist_mode)
+        return out
+
+    def forward(self, img, mode='tensor', gt=None, id=None, **kwargs):  # noqa: A002
+        x = self.normalize(img)
+        if mode == 'tensor':
+            return self.forward_all(x)['pred']
+        if mode == 'loss':
+            if gt is None:
+                raise ValueError("mode='loss' needs gt")
+            return dict(loss=masked_ce(self.forward_all(x)['pred'], gt, 'mean'))
+        if mode == 'predict':
+            pred = self.forward_all(x)['pred'].argmax(1)
+            ids = id if id is not None else [''] * len(pred)
+            return [dict(pred=p, gt=None if gt is None else g, id=i)
+                    for p, g, i in zip(pred, gt if gt is not None else [None] * len(pred), ids)]
+        raise ValueError(f'unknown mode {mode!r}')
+
+    # ---------------------------------------------------------------- semi-supervised step
+    def train_step(self, data, optim_wrapper):
+        if not (isinstance(data, dict) and 'labeled' in data):
+            return super().train_step(data, optim_wrapper)
+        data = {k: self.data_preprocessor(v, True) for k, v in data.items() if v is not None}
+        with optim_wrapper.optim_context(self):
+            losses = self.semi_loss(data['labeled'], data.get('unlabeled'), data.get('mix'))
+        parsed, log_vars = self.parse_losses(losses)
+        optim_wrapper.update_params(parsed)
+        return log_vars
+
+    def semi_forward(self, x, u, o):
+        """All forwards of one iteration; returns the tensors the losses need (see compose_losses)."""
+        full = self.semi_mode == 'semicd_vl'
+        img_x = self.normalize(x['img'])
+        if self.semi_mode == 'supervised':
+            return dict(pred_x=self.forward_all(img_x)['pred'], gt_x=x['gt'])
+        box = u['cutmix_box'].unsqueeze(1) == 1
+        img_s = torch.where(box, self.normalize(o['img_s']), self.normalize(u['img_s']))
+        with torch.no_grad():  # pseudo-labels of the mix partner: eval mode, no grad
+            self.eval()
+            conf_o, pl_o = self.forward_all(self.normalize(o['img']))['pred'].softmax(1).max(1)
+            self.train()
+        nx = img_x.shape[0]
+        out = self.forward_all(torch.cat([img_x, self.normalize(u['img'])]), aux=full, dist=full)
+        conf_w, pl_w = out['pred'][nx:].detach().softmax(1).max(1)
+        if self.strong_bn_update:
+            out_s = self.forward_all(img_s, aux=full, dist=full)
+        else:
+            bns = [m for m in self.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+            saved = [m.momentum for m in bns]
+            for m in bns:
+                m.momentum = 0.0
+            try:
+                out_s = self.forward_all(img_s, aux=full, dist=full)
+            finally:
+                for m, mom in zip(bns, saved):
+                    m.momentum = mom
+        b = box.squeeze(1)
+        mix = lambda a, c: torch.where(b, c, a)  # noqa: E731
+        t = dict(pred_x=out['pred'][:nx], gt_x=x['gt'], pred_s=out_s['pred'],
+                 pl_s=mix(pl_w, pl_o), conf_s=mix(conf_w, conf_o), ign_s=mix(u['ignore'], o['ignore']))
+        if full:
+            for k in ('vl', 'seg_a', 'seg_b', 'd'):
+                t[k + '_x'], t[k + '_w'], t[k + '_s'] = out[k][:nx], out[k][nx:], out_s[k]
+            for k in ('vl_change', 'vl_a', 'vl_b'):
+                t[k + '_x'], t[k + '_w'], t[k + '_s'] = x[k], u[k], mix(u[k], o[k])
+        return t
+
+    def compose_losses(self, t, lam=None):
+        """§4 of the spec. Returns a dict whose ``loss`` is the total (other keys are for logging)."""
+        if self.semi_mode == 'supervised':
+            l_x = masked_ce(t['pred_x'], t['gt_x'], 'mean')
+            return dict(loss=l_x, l_x=l_x.detach())
+        valid = t['ign_s'] != 255
+        keep = (t['conf_s'] >= self.conf_thresh) & valid
+        l_x = masked_ce(t['pred_x'], t['gt_x'], 'mean')
+        l_s = confidence_weighted(ce_none(t['pred_s'], t['pl_s']), t['conf_s'], keep, valid, self.conf_mode)
+        out = dict(l_x=l_x.detach(), l_s=l_s.detach(), mask_ratio=keep.float().sum() / valid.sum().clamp(min=1))
+        total = 0.5 * (l_x + l_s)
+        if self.semi_mode == 'semicd_vl':
+            l_cx = bcl_loss(t['d_x'], t['gt_x'], self.bcl_margin, 'mean')
+            l_cs = confidence_weighted(bcl_loss(t['d_s'], t['pl_s'], self.bcl_margin, 'none'),
+                                       t['conf_s'], keep, valid, self.conf_mode)
+            red = self.vl_loss_reduce
+            l_vlx = masked_ce(t['vl_x'], t['vl_change_x'], 'mean')
+            l_vls = masked_ce(t['vl_s'], t['vl_change_s'], red)
+            l_vlw = masked_ce(t['vl_w'], t['vl_change_w'], red)
+            seg = lambda p, r: 0.5 * (masked_ce(t[f'seg_a_{p}'], t[f'vl_a_{p}'], r)  # noqa: E731
+                                      + masked_ce(t[f'seg_b_{p}'], t[f'vl_b_{p}'], r))
+            l_segx, l_segs, l_segw = seg('x', 'mean'), seg('s', red), seg('w', red)
+            lam = self.vl_lambda_at() if lam is None else lam
+            vl_sum = l_vlx + l_vls + l_vlw + l_segx + l_segs + l_segw
+            total = total + self.contrastive_weight * 0.5 * (l_cx + l_cs) + lam / self.vl_terms_divisor * vl_sum
+            out.update(l_cx=l_cx.detach(), l_cs=l_cs.detach(), l_vl=(l_vlx + l_vls + l_vlw).detach(),
+                       l_seg=(l_segx + l_segs + l_segw).detach(), vl_lambda=torch.tensor(float(lam)))
+        out['loss'] = total
+        return out
+
+    def semi_loss(self, x, u=None, o=None):
+        return self.compose_losses(self.semi_forward(x, u, o))

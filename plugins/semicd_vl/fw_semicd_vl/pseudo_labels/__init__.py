@@ -1,0 +1,1 @@
+"""VLM pseudo-label sources: disk format, generator protocol, CEG rule, synthetic oracle."""

@@ -1,0 +1,146 @@
+"""Plugin wiring: manifest, registries (fw + child registries), configs, the semi loop through the Runner
+with a tiny backbone, resume, and backbone conversion."""
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+
+PKG = Path(__file__).resolve().parents[1] / 'fw_semicd_vl'
+
+
+def test_manifest_matches_registry_components():
+    man = json.loads((PKG / 'manifest.json').read_text())
+    from fw_semicd_vl.registry import components
+    names = {c['name'] for c in man['components']}
+    assert names == {n for _, n, _ in components()}
+    for c in man['components']:
+        mod, _, attr = c['import'].partition(':')
+        assert getattr(__import__(mod, fromlist=[attr]), attr).__name__ == c['name']
+    from fw_semicd_vl import commands
+    for c in man['commands']:
+        assert hasattr(commands, c['import'].split(':')[1])
+
+
+def test_fw_registry_builds_qualified_names_and_child_scope():
+    pytest.importorskip('framework.plugins')
+    from framework.plugins import activate
+    from framework.registry import DATASETS, LOOPS, METRICS, MODELS
+    activate('semicd_vl')
+    from fw_semicd_vl.engine.semi_loop import SemiIterBasedTrainLoop
+    from fw_semicd_vl.models.segmentor import SemiCDVL
+    from fw_semicd_vl.registry import MODELS as OWN
+    assert MODELS.get('semicd_vl.SemiCDVL') is SemiCDVL
+    assert LOOPS.get('semicd_vl.SemiIterBasedTrainLoop') is SemiIterBasedTrainLoop
+    assert METRICS.get('semicd_vl.ChangeDetectionMetric').__name__ == 'ChangeDetectionMetric'
+    assert DATASETS.get('semicd_vl.BiTemporalCDDataset').__name__ == 'BiTemporalCDDataset'
+    assert OWN.scope == 'semicd_vl' and OWN.get('SemiCDVL') is SemiCDVL
+    root = OWN
+    while root.parent is not None:
+        root = root.parent
+    assert root._search_child('semicd_vl') is not None
+
+
+def test_all_configs_parse():
+    from mmengine.config import Config
+    cfgs = sorted((PKG / 'configs').glob('*.py'))
+    assert len(cfgs) >= 28
+    for p in cfgs:
+        c = Config.fromfile(str(p))
+        assert c.model.type == 'semicd_vl.SemiCDVL'
+        mode = c.model.semi_mode
+        assert (c.model.aux_head is not None) == (mode == 'semicd_vl'), p.name
+        if '_r50_' in p.name:
+            assert c.model.backbone.depth == 50 and c.train_dataloader.labeled.batch_size == 8
+            assert 'synthetic' not in json.dumps(c.to_dict()).lower()  # the oracle never in real configs
+            assert c.param_scheduler[0].end == c.train_cfg.max_iters
+    c = Config.fromfile(str(PKG / 'configs' / 'semicd_vl_r50_levir256_5pct.py'))
+    assert c.train_cfg.max_iters == 67600 and c.train_cfg.val_interval == 845
+
+
+def _tiny_cfg(mode, work_dir, root, iters=4):
+    from framework.plugins import activate
+    activate('semicd_vl')
+    from fw_semicd_vl.compare import toy_config
+    from fw_semicd_vl.registry import MODELS
+    from test_semicd_vl_losses import Tiny
+
+    class TinyBB(Tiny):
+        def __init__(self, **kw):
+            super().__init__(8)
+    MODELS.register_module(name='TinyTestBackbone', module=TinyBB, force=True)
+    cfg = toy_config(mode, 0, iters, str(work_dir), str(root))
+    cfg.model.backbone = dict(type='semicd_vl.TinyTestBackbone')
+    cfg.model.decode_head.in_channels = [8] * 4
+    if cfg.model.get('aux_head'):
+        cfg.model.aux_head.in_channels = [8] * 4
+    for k in ('labeled', 'unlabeled', 'mix'):
+        if cfg.train_dataloader.get(k):
+            cfg.train_dataloader[k].batch_size = 2
+    return cfg
+
+
+@pytest.fixture(scope='module')
+def toy_root(tmp_path_factory):
+    from fw_semicd_vl.datasets.toy import prepare_toy
+    root = tmp_path_factory.mktemp('toy') / 'toy'
+    prepare_toy(root, n_train=40, n_val=4, n_test=8, size=32)  # 5 % of 40 = 2 labeled
+    return root
+
+
+def test_semi_loop_through_runner_and_resume(toy_root, tmp_path):
+    pytest.importorskip('framework.train')
+    torch.set_num_threads(1)
+    from framework.train import build_runner
+    from mmengine.config import Config
+    cfg = _tiny_cfg('semicd_vl', tmp_path / 'wd', toy_root, iters=4)
+    seen = []
+    runner = build_runner(Config(cfg.to_dict(), filename=cfg.filename))
+    model = runner.model
+    orig = model.compose_losses
+    model.compose_losses = lambda t, lam=None: seen.append(model.vl_lambda_at()) or orig(t, lam)
+    runner.train()
+    assert seen == pytest.approx([0.1, 0.075, 0.05, 0.025])  # λ decays linearly over the run
+    assert (tmp_path / 'wd' / 'iter_4.pth').is_file()
+    m = runner.test()
+    assert 'cd/IoU_c' in m and 0 <= m['cd/OA'] <= 100
+    # resume to 6 iterations from the iter-4 checkpoint
+    cfg6 = _tiny_cfg('semicd_vl', tmp_path / 'wd', toy_root, iters=6)
+    cfg6.resume = True
+    r2 = build_runner(Config(cfg6.to_dict(), filename=cfg6.filename))
+    r2.train()
+    assert r2.iter == 6 and (tmp_path / 'wd' / 'iter_6.pth').is_file()
+
+
+@pytest.mark.parametrize('mode', ['supervised', 'fixmatch'])
+def test_baseline_configs_run(toy_root, tmp_path, mode):
+    pytest.importorskip('framework.train')
+    torch.set_num_threads(1)
+    from framework.train import build_runner
+    runner = build_runner(_tiny_cfg(mode, tmp_path / mode, toy_root, iters=2))
+    runner.train()
+    assert runner.model.semi_mode == mode and runner.iter == 2
+    if mode == 'supervised':
+        assert set(runner.train_loop.dataloaders) == {'labeled'}
+
+
+def test_convert_state_dict_by_position():
+    from fw_semicd_vl.convert import convert_state_dict
+    from fw_semicd_vl.errors import FwError
+    tmpl = {'stem.0.weight': torch.zeros(4, 3, 3, 3), 'stem.1.weight': torch.zeros(4),
+            'stem.1.num_batches_tracked': torch.tensor(0), 'layer1.0.conv1.weight': torch.zeros(8, 4, 1, 1)}
+    src = {'conv1.0.weight': torch.randn(4, 3, 3, 3), 'conv1.1.weight': torch.randn(4),
+           'conv1.1.num_batches_tracked': torch.tensor(3), 'layer1.0.conv1.weight': torch.randn(8, 4, 1, 1),
+           'fc.weight': torch.randn(10, 8)}
+    out = convert_state_dict(src, tmpl)
+    assert list(out) == ['stem.0.weight', 'stem.1.weight', 'layer1.0.conv1.weight']
+    assert torch.equal(out['stem.1.weight'], src['conv1.1.weight'])
+    with pytest.raises(FwError, match='shape mismatch'):
+        convert_state_dict({**src, 'conv1.1.weight': torch.randn(5)}, tmpl)
+    with pytest.raises(FwError, match='tensors'):
+        convert_state_dict({k: v for k, v in src.items() if k != 'conv1.1.weight'}, tmpl)
