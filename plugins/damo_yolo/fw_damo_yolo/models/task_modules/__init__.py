@@ -1,0 +1,1 @@
+"""DAMO-YOLO components (imported lazily through the registries)."""
