@@ -35,8 +35,8 @@ def fw_register(registries) -> None:
 
         @hookimpl
         def fw_register(registries):
-            from fw_damo_yolo.registry import MODELS as DAMO_MODELS  # child of mmdet's MODELS
-            registries.MODELS.add_lazy('damo_yolo', 'DAMOYOLO', 'fw_damo_yolo.detector:DAMOYOLO')
+            from my_detector.registry import MODELS as MY_MODELS  # a child of mmdet's MODELS
+            registries.MODELS.add_lazy('my_detector', 'Detector', 'my_detector.model:Detector')
     """
 
 
@@ -65,8 +65,8 @@ def fw_train(cfg, plugin) -> object:
 
         @hookimpl
         def fw_train(cfg, plugin):
-            if plugin != 'semicd_vl' or cfg.get('engine') != 'semi':
+            if plugin != 'my_plugin' or cfg.get('engine') != 'semi':
                 return None
-            from fw_semicd_vl.loop import train_semi
+            from my_plugin.loop import train_semi
             return train_semi(cfg)
     """
