@@ -1,8 +1,10 @@
 """Shared fixtures for the core tests: installed throw-away plugins and an `fw` runner."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+from types import SimpleNamespace
 import sys
 from pathlib import Path
 
@@ -82,3 +84,34 @@ def write_dist_fixture():
 def make_fw(tmp_path):
     """``make_fw(site_dirs...)`` -> an FwRunner with those folders on PYTHONPATH."""
     return lambda *paths, load=None: FwRunner(list(paths), tmp_path, load)
+
+
+def config_plugin_files(name: str, requires: dict[str, str],
+                        configs: dict[str, str]) -> dict[str, str]:
+    """A throw-away fw plugin whose only content is configs (install it with ``write_dist``)."""
+    files = {
+        f'fw_{name}/__init__.py': '',
+        f'fw_{name}/plugin.py': (
+            'from framework.hookspecs import hookimpl\n\n\n@hookimpl\ndef fw_plugin_info():\n'
+            f'    return {{"name": "{name}", "requires": {json.dumps(requires)}}}\n'),
+        f'fw_{name}/manifest.json': json.dumps({'name': name, 'components': []}),
+    }
+    files.update({f'fw_{name}/configs/{stem}.py': text for stem, text in configs.items()})
+    return files
+
+
+def read_scalars(work_dir: Path) -> list[dict]:
+    """The per-iteration and validation scalars mmengine's LocalVisBackend wrote."""
+    (path,) = work_dir.glob('*/vis_data/scalars.json')
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def last_json_line(stdout: str) -> dict:
+    return json.loads([line for line in stdout.splitlines() if line.startswith('{')][-1])
+
+
+@pytest.fixture(scope='session')
+def e2e():
+    """Helpers of the end-to-end tests that train a config-only plugin through ``fw``."""
+    return SimpleNamespace(plugin_files=config_plugin_files, read_scalars=read_scalars,
+                           last_json_line=last_json_line)

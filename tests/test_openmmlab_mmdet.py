@@ -129,30 +129,7 @@ randomness = dict(seed=0)
 
 
 PLUGIN = 'mmdet_e2e'
-
-
-def plugin_files(name: str, configs: dict[str, str]) -> dict[str, str]:
-    """A throw-away fw plugin whose only content is configs (installed by conftest's write_dist)."""
-    files = {
-        f'fw_{name}/__init__.py': '',
-        f'fw_{name}/plugin.py': (
-            'from framework.hookspecs import hookimpl\n\n\n@hookimpl\ndef fw_plugin_info():\n'
-            f'    return {{"name": "{name}", "requires": {{"mmcv": ">=2.0.0rc4,<2.2.0", '
-            '"mmdet": ">=3.3,<3.4", "mmengine": ">=0.10.7,<1.0"}}\n'),
-        f'fw_{name}/manifest.json': json.dumps({'name': name, 'components': []}),
-    }
-    files.update({f'fw_{name}/configs/{stem}.py': text for stem, text in configs.items()})
-    return files
-
-
-def read_scalars(work_dir: Path) -> list[dict]:
-    """The per-iteration and validation scalars mmengine's LocalVisBackend wrote."""
-    (path,) = work_dir.glob('*/vis_data/scalars.json')
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def last_json_line(stdout: str) -> dict:
-    return json.loads([line for line in stdout.splitlines() if line.startswith('{')][-1])
+REQUIRES = {'mmcv': '>=2.0.0rc4,<2.2.0', 'mmdet': '>=3.3,<3.4', 'mmengine': '>=0.10.7,<1.0'}
 
 
 @pytest.fixture(scope='module')
@@ -198,16 +175,16 @@ def test_cocometric_on_the_generated_coco_json(coco):
     assert swapped['coco/bbox_mAP'] == pytest.approx(0.0)
 
 
-def test_yolox_tiny_trains_and_is_evaluated_by_cocometric(coco, tmp_path, write_dist, make_fw):
+def test_yolox_tiny_trains_and_is_evaluated_by_cocometric(coco, tmp_path, write_dist, make_fw, e2e):
     site = tmp_path / 'site'
-    write_dist(site, PLUGIN, plugin_files(PLUGIN, {
+    write_dist(site, PLUGIN, e2e.plugin_files(PLUGIN, REQUIRES, {
         'yolox_tiny_toy': CONFIG.format(root=coco, classes=CLASSES, size=SIZE, epochs=EPOCHS)}))
     fw = make_fw(site, load=PLUGIN)  # only this plugin, whatever else is installed
     work = tmp_path / 'work'
     out = fw('train', PLUGIN, 'yolox_tiny_toy', '--work-dir', str(work), timeout=1800)
     assert out.returncode == 0, (out.stdout + out.stderr)[-6000:]
 
-    records = read_scalars(work)
+    records = e2e.read_scalars(work)
     losses = np.array([r['loss'] for r in records if 'loss' in r])
     assert len(losses) == EPOCHS * 4  # EPOCHS epochs of 16 images at batch 4, logged every iteration
     assert np.isfinite(losses).all()
@@ -228,6 +205,6 @@ def test_yolox_tiny_trains_and_is_evaluated_by_cocometric(coco, tmp_path, write_
     out = fw('test', PLUGIN, 'yolox_tiny_toy', str(ckpt), '--work-dir', str(tmp_path / 'test'),
              '--json')
     assert out.returncode == 0, (out.stdout + out.stderr)[-6000:]
-    metrics = last_json_line(out.stdout)
+    metrics = e2e.last_json_line(out.stdout)
     for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50'):
         assert metrics[key] == pytest.approx(val[key], abs=1e-6)

@@ -102,30 +102,7 @@ randomness = dict(seed=0)
 
 
 PLUGIN = 'mmseg_e2e'
-
-
-def plugin_files(name: str, configs: dict[str, str]) -> dict[str, str]:
-    """A throw-away fw plugin whose only content is configs (installed by conftest's write_dist)."""
-    files = {
-        f'fw_{name}/__init__.py': '',
-        f'fw_{name}/plugin.py': (
-            'from framework.hookspecs import hookimpl\n\n\n@hookimpl\ndef fw_plugin_info():\n'
-            f'    return {{"name": "{name}", "requires": {{"mmcv": ">=2.0.0rc4,<2.2.0", '
-            '"mmseg": ">=1.2,<1.3", "mmengine": ">=0.10.7,<1.0"}}\n'),
-        f'fw_{name}/manifest.json': json.dumps({'name': name, 'components': []}),
-    }
-    files.update({f'fw_{name}/configs/{stem}.py': text for stem, text in configs.items()})
-    return files
-
-
-def read_scalars(work_dir: Path) -> list[dict]:
-    """The per-iteration and validation scalars mmengine's LocalVisBackend wrote."""
-    (path,) = work_dir.glob('*/vis_data/scalars.json')
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def last_json_line(stdout: str) -> dict:
-    return json.loads([line for line in stdout.splitlines() if line.startswith('{')][-1])
+REQUIRES = {'mmcv': '>=2.0.0rc4,<2.2.0', 'mmseg': '>=1.2,<1.3', 'mmengine': '>=0.10.7,<1.0'}
 
 
 @pytest.fixture(scope='module')
@@ -176,9 +153,9 @@ def test_iou_metric_on_the_generated_folder_dataset(seg_root):
 
 
 def test_deeplabv3plus_trains_and_is_evaluated_by_iou_metric(seg_root, tmp_path, write_dist,
-                                                            make_fw):
+                                                            make_fw, e2e):
     site = tmp_path / 'site'
-    write_dist(site, PLUGIN, plugin_files(PLUGIN, {
+    write_dist(site, PLUGIN, e2e.plugin_files(PLUGIN, REQUIRES, {
         'deeplabv3plus_r18_toy': CONFIG.format(root=seg_root, classes=CLASSES, size=SIZE,
                                                iters=20)}))
     fw = make_fw(site, load=PLUGIN)  # only this plugin, whatever else is installed
@@ -189,7 +166,7 @@ def test_deeplabv3plus_trains_and_is_evaluated_by_iou_metric(seg_root, tmp_path,
     # mmseg's config asks for SyncBN; off a process group mmengine's Runner reverts it to BN
     assert 'SyncBatchNorm (SyncBN) layers in the model will be automatically reverted' in log
 
-    records = read_scalars(work)
+    records = e2e.read_scalars(work)
     losses = np.array([r['loss'] for r in records if 'loss' in r])
     assert len(losses) == 20 and np.isfinite(losses).all()
     assert losses[-5:].mean() < 0.7 * losses[:3].mean(), losses
@@ -210,6 +187,6 @@ def test_deeplabv3plus_trains_and_is_evaluated_by_iou_metric(seg_root, tmp_path,
     out = fw('test', PLUGIN, 'deeplabv3plus_r18_toy', str(ckpt), '--work-dir',
              str(tmp_path / 'test'), '--json')
     assert out.returncode == 0, (out.stdout + out.stderr)[-6000:]
-    metrics = last_json_line(out.stdout)
+    metrics = e2e.last_json_line(out.stdout)
     for key in ('mIoU', 'aAcc'):
         assert metrics[key] == pytest.approx(val[key], abs=1e-4)
