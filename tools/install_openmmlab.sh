@@ -7,7 +7,7 @@
 # Environment: FW_WHEEL_CACHE (default ~/.cache/fw/wheels), MAX_JOBS (compile jobs, default: nproc),
 #              FW_OPENMMLAB_FORCE=1 (ignore the stamp and redo the install + checks).
 #
-# Why it looks like this (facts: shared/specs/openmmlab_env.md):
+# Why it looks like this:
 # * PyPI has no binary mmcv 2.1.0 for torch 2.13 / cp311, only the source release, and mmcv 2.2 fails
 #   the version asserts of mmdet 3.3 and mmseg 1.2; mmcv-lite lacks mmcv._ext, which mmdet's dense
 #   heads (batched_nms) and mmseg's losses import. So mmcv 2.1.0 is compiled once per machine (77 C++

@@ -1,4 +1,4 @@
-"""Attention replacement contract (llm_common.md section 6) and RoPE helpers (HF half layout)."""
+"""Attention replacement contract and RoPE helpers (HF half layout)."""
 from __future__ import annotations
 
 from typing import Callable

@@ -1,4 +1,4 @@
-"""Text corpora and token windows (llm_common.md section 4).
+"""Text corpora and token windows.
 
 ``llm.PydocText``: ``pydoc_data.topics.topics`` in dict order, ``heldout`` = first 40 topics,
 ``train`` = the rest. ``llm.StdlibSourceText``: source of fixed stdlib modules.

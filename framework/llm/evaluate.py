@@ -1,4 +1,4 @@
-"""Perplexity, KL and decode speed (llm_common.md section 5), plus the mmengine metrics
+"""Perplexity, KL and decode speed, plus the mmengine metrics
 ``llm.Perplexity`` and ``llm.CacheBytes``."""
 from __future__ import annotations
 

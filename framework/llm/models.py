@@ -143,7 +143,7 @@ def load_tokenizer(path):
 
 
 def tiny_config(arch: str = "llama", **over):
-    """Config of the tiny random models (shared/specs/llm_common.md 3.2)."""
+    """Config of the tiny random models (two layers, 8 query heads sharing 2 KV heads of dim 16, for tests)."""
     from transformers import LlamaConfig, Qwen2Config
 
     base = dict(head_dim=16, num_attention_heads=8, num_key_value_heads=2, num_hidden_layers=2,

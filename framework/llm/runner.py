@@ -1,4 +1,4 @@
-"""mmengine wrapper for causal LMs (llm_common.md section 8): ``LMModel(BaseModel)``."""
+"""mmengine wrapper for causal LMs (train and evaluate a causal LM through the Runner): ``LMModel(BaseModel)``."""
 from __future__ import annotations
 
 import torch

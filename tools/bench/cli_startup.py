@@ -1,7 +1,7 @@
 """CLI start-up: `fw --help` and `fw list` against `python -c "import click, pluggy"`.
 
 Runs each command N times, interleaved so machine load affects all alike, and prints the medians
-and the ratios to the baseline. Targets (issue 2): `fw --help` <= 2x, `fw list` <= 3x.
+and the ratios to the baseline. Targets: `fw --help` <= 2x, `fw list` <= 3x.
 Usage: python tools/bench/cli_startup.py [--repeats 15] [--json]
 """
 from __future__ import annotations
