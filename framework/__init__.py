@@ -5,11 +5,15 @@ The core defines registries (:mod:`framework.registry`), a plugin contract
 method is a plugin. Importing this package is cheap: the public names below are resolved on first
 use, so ``import framework`` imports neither torch nor mmengine.
 
-The public plugin API (plugins import only these names)::
+The public plugin API (plugins import only these names, and ``framework.llm`` for LLM code)::
 
     from framework import hookimpl, FwError
     from framework import BACKBONES, NECKS, HEADS, LOSSES, CACHES, MODELS, DATASETS, METRICS
+    from framework import activate, get_plugin, config_path      # plugins and their configs
     from framework import load_config, resolve_config, build_runner
+    from framework import load_checkpoint, latest_checkpoint, trusted_checkpoints
+    from framework import mm_scope                               # mmdet/mmseg plugins
+    from framework import load_mnist5k, load_sklearn_digits, load_cifar   # offline data sets
 """
 from __future__ import annotations
 
@@ -29,12 +33,22 @@ PUBLIC_API: dict[str, str] = {
     'FwError': 'framework.errors:FwError',
     'RegistryError': 'framework.errors:RegistryError',
     'registry_for_kind': 'framework.registry:registry_for_kind',
+    'activate': 'framework.plugins:activate',
+    'get_plugin': 'framework.plugins:get',
+    'config_path': 'framework.plugins:config_path',
     'load_config': 'framework.train:load_config',
     'resolve_config': 'framework.train:resolve_config',
     'build_runner': 'framework.train:build_runner',
     'load_checkpoint': 'framework.checkpoint:load_local',
     'latest_checkpoint': 'framework.checkpoint:latest_checkpoint',
     'atomic_replace': 'framework.checkpoint:atomic_replace',
+    'trusted_checkpoints': 'framework.checkpoint:trusted',
+    'is_trusted_checkpoint': 'framework.checkpoint:is_trusted',
+    'mm_scope': 'framework.openmmlab:mm_scope',
+    'import_toolkit': 'framework.openmmlab:import_toolkit',
+    'load_mnist5k': 'framework.data:load_mnist5k',
+    'load_sklearn_digits': 'framework.data:load_sklearn_digits',
+    'load_cifar': 'framework.data:load_cifar',
     **{name: f'framework.registry:{name}' for name in _REGISTRIES},
 }
 

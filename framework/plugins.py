@@ -190,6 +190,24 @@ def get(name: str) -> Plugin:
     return plugin
 
 
+def config_path(plugin: str | Plugin, config: str) -> Path:
+    """The file of ``plugin``'s packaged config named ``config`` (or ``config`` itself when it is
+    a path to a ``.py`` file); a miss is an FwError with close names."""
+    path = Path(config).expanduser()
+    if path.suffix == '.py' or os.sep in config:
+        if not path.is_file():
+            raise FwError(f'config file {config} does not exist')
+        return path
+    record = get(plugin) if isinstance(plugin, str) else plugin
+    configs = record.configs()
+    if config not in configs:
+        close = difflib.get_close_matches(config, list(configs), n=3)
+        hint = f"; close: {', '.join(repr(c) for c in close)}" if close else ''
+        raise FwError(f"no config '{config}' in plugin {record.name}{hint}; "
+                      f'`fw configs {record.name}` lists them')
+    return configs[config]
+
+
 _activated: set[str] = set()
 
 

@@ -1,8 +1,15 @@
+"""The encoder f whose output is the representation kept after training."""
 import torch.nn as nn
 
 
 class MLPBackbone(nn.Module):
-    """A two-layer ReLU MLP: the representation one keeps after training."""
+    """A two-layer ReLU MLP: the representation one keeps after training.
+
+    Args:
+        in_dim: input features.
+        hidden: width of the hidden layer.
+        out_dim: size of the representation.
+    """
 
     def __init__(self, in_dim=16, hidden=64, out_dim=32):
         super().__init__()

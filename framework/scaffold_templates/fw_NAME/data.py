@@ -1,3 +1,4 @@
+"""The data: generated here, so the demo needs no download."""
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -8,6 +9,14 @@ class GaussianClusters(Dataset):
 
     The cluster centres come from ``seed`` alone, so the train and val splits share them; the
     points of each split come from ``seed`` and the split name.
+
+    Args:
+        size: number of points.
+        dim: dimension of each point.
+        num_classes: number of clusters (= classes).
+        spread: standard deviation of the points around their centre.
+        split: ``'train'`` or ``'val'``.
+        seed: seed of the centres and the points.
     """
 
     def __init__(self, size=2000, dim=16, num_classes=4, spread=1.0, split='train', seed=0):

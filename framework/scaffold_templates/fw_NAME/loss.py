@@ -1,8 +1,16 @@
+"""The training objective."""
 import torch.nn as nn
 import torch.nn.functional as F
 
 
 class CrossEntropyLoss(nn.Module):
+    """Cross-entropy on the head's logits.
+
+    Args:
+        label_smoothing: mass moved from the true class to all classes (0 = none).
+        loss_weight: factor on the loss.
+    """
+
     def __init__(self, label_smoothing=0.0, loss_weight=1.0):
         super().__init__()
         self.label_smoothing = label_smoothing

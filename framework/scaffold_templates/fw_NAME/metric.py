@@ -1,7 +1,13 @@
+"""The evaluation metric."""
 from mmengine.evaluator import BaseMetric
 
 
 class Accuracy(BaseMetric):
+    """Top-1 accuracy of the model's ``predict`` outputs, reported as ``demo/accuracy``.
+
+    Takes mmengine's ``BaseMetric`` arguments (``collect_device``, ``prefix``).
+    """
+
     default_prefix = 'demo'
 
     def process(self, data_batch, data_samples):

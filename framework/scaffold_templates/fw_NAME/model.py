@@ -1,11 +1,18 @@
-import torch
+"""The whole method: backbone -> projection head -> loss, an mmengine model."""
 from mmengine.model import BaseModel
 
-from framework.registry import MODELS
+from framework import MODELS
 
 
 class Classifier(BaseModel):
-    """backbone -> projection head -> loss; every part is built from the registry."""
+    """backbone -> projection head -> loss; every part is built from the registry.
+
+    Args:
+        backbone: config dict of the encoder (e.g. ``type='${name}.MLPBackbone'``).
+        head: config dict of the projection head.
+        loss: config dict of the loss.
+        data_preprocessor: mmengine data preprocessor config (None: the default one).
+    """
 
     def __init__(self, backbone, head, loss, data_preprocessor=None):
         super().__init__(data_preprocessor=data_preprocessor)
