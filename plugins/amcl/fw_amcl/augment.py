@@ -36,12 +36,15 @@ def _gray(x: torch.Tensor) -> torch.Tensor:
 
 
 class AugFamily(nn.Module):
-    """Augmentation families of the paper (spec "acde" by default, ablations "a", "ab", ...):
+    """Augmentation families of the paper ("acde" by default, ablations "a", "ab", ...; paper Sec. 5):
 
     a RandomResizedCrop(size, scale 0.08-1, ratio 3/4-4/3); b Gaussian blur p 0.5, kernel ~0.1*size (odd),
     sigma U[0.1, 2]; c grayscale p 0.2; d ColorJitter(0.4, 0.4, 0.4, 0.1) p 0.8; e horizontal flip p 0.5.
     Then ImageNet mean/std. Differences from torchvision: the jitter order is fixed (brightness, contrast,
     saturation, hue) and hue is a rotation in YIQ space, both batched.
+
+    Args: ``spec`` (letters of the families, "acde"), ``size`` (crop size, 32), ``mean`` and ``std``
+    (normalisation, ImageNet's).
     """
 
     def __init__(self, spec: str = 'acde', size: int = 32, mean=IMAGENET_MEAN, std=IMAGENET_STD):
@@ -121,7 +124,11 @@ class AugFamily(nn.Module):
 
 class DigitAugment(nn.Module):
     """CPU protocol for grey digits: random affine (rotation +-15 deg, scale +-10%, translation +-1 px),
-    intensity x U[0.6, 1.4], pixel dropout 15%, Gaussian noise std 0.1 (all batched)."""
+    intensity x U[0.6, 1.4], pixel dropout 15%, Gaussian noise std 0.1 (all batched).
+
+    Args: ``rotation`` (degrees, 15), ``scale`` (0.1), ``translate_px`` (1.0), ``intensity`` ((0.6, 1.4)),
+    ``dropout`` (0.15), ``noise`` (0.1).
+    """
 
     def __init__(self, rotation: float = 15.0, scale: float = 0.1, translate_px: float = 1.0,
                  intensity=(0.6, 1.4), dropout: float = 0.15, noise: float = 0.1):

@@ -1,4 +1,4 @@
-"""Backbones: ResNet-18 with the CIFAR stem (paper setting) and a small CNN for CPU runs.
+"""Backbones: ResNet-18 with the CIFAR stem (paper setting) and a small digit CNN for CPU runs.
 
 Both return the globally pooled feature [B, D] that every evaluation (kNN, linear probe) reads:
 features are taken after global average pooling and before any projection head.
@@ -10,7 +10,7 @@ from torch import nn
 
 
 class BasicBlock(nn.Module):
-    expansion = 1
+    """Two 3x3 conv-BN layers with an identity (or 1x1 conv-BN) shortcut."""
 
     def __init__(self, cin: int, cout: int, stride: int = 1):
         super().__init__()
@@ -30,7 +30,12 @@ class BasicBlock(nn.Module):
 
 
 class ResNet18CIFAR(nn.Module):
-    """ResNet-18 with the CIFAR stem: 3x3 conv stride 1, no max-pool, fc = Identity; 512-d output."""
+    """ResNet-18 with the CIFAR stem (paper Sec. 4): 3x3 conv stride 1, no max-pool, fc = Identity;
+    512-d output after global average pooling.
+
+    Args: ``in_channels`` (3), ``widths`` (stage widths, (64, 128, 256, 512)), ``blocks`` (basic blocks per
+    stage, (2, 2, 2, 2)). The same network, arguments and state-dict keys as ``projhead.ResNet18CIFAR``.
+    """
 
     def __init__(self, in_channels: int = 3, widths=(64, 128, 256, 512), blocks=(2, 2, 2, 2)):
         super().__init__()
@@ -53,10 +58,12 @@ class ResNet18CIFAR(nn.Module):
         return self.fc(self.pool(self.layers(self.stem(x))).flatten(1))
 
 
-class SmallConvNet(nn.Module):
-    """CPU encoder: conv3x3 in->32 BN ReLU, 32->64 BN ReLU, max-pool 2, 64->128 BN ReLU, GAP -> 128-d.
+class DigitConvNet(nn.Module):
+    """CPU encoder for the 8x8 and 28x28 digits: conv3x3 in->32 BN ReLU, 32->64 BN ReLU, max-pool 2,
+    64->128 BN ReLU, global average pool -> 128-d.
 
-    ``stem_stride=2`` adapts it to 28x28 inputs (MNIST) at a quarter of the compute; 8x8 digits use 1.
+    Args: ``in_channels`` (1), ``widths`` ((32, 64, 128)), ``stem_stride`` (1; 2 adapts it to 28x28 MNIST at
+    a quarter of the compute).
     """
 
     def __init__(self, in_channels: int = 1, widths=(32, 64, 128), stem_stride: int = 1):

@@ -1,14 +1,14 @@
-"""``fw amcl compare``: the base-vs-AMCL benchmark (see :mod:`fw_amcl.benchmark`)."""
+"""``fw amcl bench``: each base method with and without AMCL, side by side (see :mod:`fw_amcl.bench`)."""
 import click
 
 
 @click.command(context_settings=dict(ignore_unknown_options=True, help_option_names=[]))
 @click.argument('args', nargs=-1, type=click.UNPROCESSED)
-def compare(args):
-    """Train each base method with and without AMCL over seeds; print kNN / few-shot / probe table.
+def bench(args):
+    """Train each base method with and without AMCL over seeds; print the kNN / few-shot / probe table.
 
-    Options are those of tools/bench/amcl_mnist5k.py (--dataset, --methods, --seeds, --epochs,
-    --optimizer, --device, --jobs, --out); `fw amcl compare --help` lists them.
+    Options: --dataset mnist5k|digits, --methods, --seeds, --epochs, --optimizer adam|sgd, --device,
+    --jobs, --threads, --out FILE, --no-references, --json; `fw amcl bench --help` lists them.
     """
-    from fw_amcl.benchmark import main
+    from fw_amcl.bench import main
     main(list(args))

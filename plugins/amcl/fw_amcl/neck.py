@@ -18,7 +18,11 @@ def _bt3(cin: int, hidden: int, cout: int) -> nn.Module:
 
 
 class MultiHeadProjector(nn.Module):
-    """``num_heads`` heads of the same shape with independent weights; ``kind`` is ``mlp2`` or ``bt3``."""
+    """C heads of the same shape with independent weights (paper Sec. 4), outputs stacked on dim 1.
+
+    Args: ``in_dim`` (backbone width), ``hidden``, ``out_dim`` (d'), ``num_heads`` (C, 3), ``kind``
+    (``mlp2``: Linear-ReLU-Linear for SimCLR / MoCo; ``bt3``: three Linear-BN layers for Barlow Twins).
+    """
 
     KINDS = {'mlp2': _mlp2, 'bt3': _bt3}
 

@@ -105,9 +105,9 @@ BUILT_GPU = [f'cifar/{m}_{v}_r18_cifar10' for m in ('simclr', 'moco', 'barlow') 
 @pytest.mark.parametrize('cfg', CPU_CONFIGS + BUILT_GPU)
 def test_configs_build_their_model(cfg):
     from mmengine.config import Config
-    from fw_amcl.model import build
+    from framework import MODELS
     c = Config.fromfile(str(PKG / 'configs' / f'{cfg}.py'))
-    m = build(c.model)
+    m = MODELS.build(c.model)
     x = torch.rand(2, *((3, 32, 32) if 'cifar' in cfg else (1, 28, 28) if 'mnist' in cfg else (1, 8, 8)))
     with torch.no_grad():
         assert m.eval()(x, mode='tensor').shape == (2, m.backbone.out_dim)

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from fw_amcl.loss import (AMCLBarlowTwinsLoss, AMCLMoCoLoss, AMCLNTXentLoss, BarlowTwinsLoss, MoCoLoss,
                           NTXentLoss, amcl_contrastive_terms)
-from fw_amcl.temperature import TemperatureHead, omega, omega_argmin, omega_min
+from fw_amcl.head import TemperatureHead, omega, omega_argmin, omega_min
 
 torch.set_num_threads(1)
 
@@ -141,8 +141,8 @@ def test_A5_copied_heads_give_C_times_single_head():
     k1, k2 = _pair(b=6, c=1, seed=8)
     moco = AMCLMoCoLoss(dim=8, hidden=16, topk=5).double()
     for loss in (moco, MoCoLoss(0.1)):
-        one = loss(z1, z2, k1, k2, queue).item()
-        many = loss(r1, r2, k1.repeat(1, c, 1), k2.repeat(1, c, 1), queue.repeat(c, 1, 1)).item()
+        one = loss(z1, k2, queue, q2=z2, k1=k1).item()
+        many = loss(r1, k2.repeat(1, c, 1), queue.repeat(c, 1, 1), q2=r2, k1=k1.repeat(1, c, 1)).item()
         assert abs(many - c * one) <= 1e-6 * abs(c * one)
 
 
@@ -240,11 +240,19 @@ def test_moco_baseline_equals_naive_loop():
         for i in range(4):
             logits = torch.cat([(qn[i] @ kn[i]).view(1), qn[i] @ queue[0]]) / t
             total += 0.5 * -torch.log_softmax(logits, 0)[0] / 4
-    assert abs(MoCoLoss(t)(z1, z2, k1, k2, queue).item() - total.item()) < 1e-10
+    assert abs(MoCoLoss(t)(z1, k2, queue, q2=z2, k1=k1).item() - total.item()) < 1e-10
+    one = 0.0                                           # the default: one query (view 1), one key (view 2)
+    qn, kn = F.normalize(z1[:, 0], dim=-1), F.normalize(k2[:, 0], dim=-1)
+    for i in range(4):
+        logits = torch.cat([(qn[i] @ kn[i]).view(1), qn[i] @ queue[0]]) / t
+        one += -torch.log_softmax(logits, 0)[0] / 4
+    assert abs(MoCoLoss(t)(z1, k2, queue).item() - one.item()) < 1e-10
 
 
-def test_amcl_moco_all_negatives_form():
-    """k >= K: the top-k MoCo form is the all-queue mean form, hand-computed per anchor."""
+@pytest.mark.parametrize('symmetric', [False, True])
+def test_amcl_moco_all_negatives_form(symmetric):
+    """k >= K: the top-k MoCo form is the all-queue mean form, hand-computed per anchor; by default one
+    query (view 1) and one key (view 2), the symmetric option averages both directions."""
     torch.manual_seed(0)
     loss = AMCLMoCoLoss(dim=8, hidden=16, topk=100, beta=0.01).double()
     q1, q2 = _pair(b=4, c=1, seed=12)
@@ -252,7 +260,8 @@ def test_amcl_moco_all_negatives_form():
     queue = F.normalize(torch.randn(1, 8, 6, dtype=torch.float64), dim=1)
     T = loss.temperature
     total = 0.0
-    for q, k in ((q1, k2), (q2, k1)):
+    pairs = ((q1, k2), (q2, k1)) if symmetric else ((q1, k2),)
+    for q, k in pairs:
         qn, kn = F.normalize(q[:, 0], dim=-1), F.normalize(k[:, 0], dim=-1)
         for i in range(4):
             keys = queue[0].t()
@@ -261,8 +270,21 @@ def test_amcl_moco_all_negatives_form():
             s_n = keys @ qn[i]
             ell = (-(qn[i] @ kn[i]) / tau_p + (s_n / tau_n).mean() + 0.01 * omega(tau_p, 8)
                    - 0.01 * (torch.log(tau_n) + 1 / tau_n).sum())
-            total += 0.5 * ell / 4
-    assert abs(loss(q1, q2, k1, k2, queue).item() - total.item()) < 1e-12
+            total += ell / 4 / len(pairs)
+    extra = dict(q2=q2, k1=k1) if symmetric else {}
+    assert abs(loss(q1, k2, queue, **extra).item() - total.item()) < 1e-12
+
+
+@pytest.mark.parametrize('cls', [MoCoLoss, AMCLMoCoLoss])
+def test_moco_losses_normalise_the_queue(cls):
+    """A raw queue (keys of any length) gives the same loss as the L2-normalised one."""
+    torch.manual_seed(0)
+    loss = (cls(dim=8, hidden=16, topk=3) if cls is AMCLMoCoLoss else cls()).double()
+    q1, q2 = _pair(b=4, c=2, seed=14)
+    k1, k2 = _pair(b=4, c=2, seed=15)
+    raw = torch.randn(2, 8, 6, dtype=torch.float64) * torch.linspace(0.2, 7.0, 6, dtype=torch.float64)
+    unit = F.normalize(raw, dim=1)
+    assert abs(loss(q1, k2, raw).item() - loss(q1, k2, unit).item()) < 1e-12
 
 
 # ------------------------------------------------------------------------------------------- gradients

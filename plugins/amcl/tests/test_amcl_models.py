@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fw_amcl.evaluation import extract_features, linear_probe, probe_accuracy, weighted_knn
+from fw_amcl.metric import extract_features, linear_probe, probe_accuracy, weighted_knn
 from fw_amcl.model import BarlowTwins, MoCo, SimCLR
 
 torch.set_num_threads(1)
@@ -28,7 +28,7 @@ def _digits8(n=None):
 def _model(cls, amcl, heads=1, **kw):
     torch.manual_seed(0)
     loss = kw.pop('loss', dict(hidden=16, topk=20) if amcl else {})
-    return cls(backbone=dict(type='amcl.SmallConvNet', widths=(8, 16, 32)), neck=kw.pop('neck', NECK),
+    return cls(backbone=dict(type='amcl.DigitConvNet', widths=(8, 16, 32)), neck=kw.pop('neck', NECK),
                num_heads=heads, amcl=amcl, loss=loss, **kw)
 
 
@@ -56,6 +56,23 @@ def test_A9_moco_queue_and_momentum():
     for q, k, new in zip(qs, ks, m.backbone_k.parameters()):
         assert torch.allclose(new, 0.9 * k + 0.1 * q)
     assert not any(p.requires_grad for p in m.backbone_k.parameters())
+
+
+@pytest.mark.parametrize('symmetric', [False, True])
+def test_moco_one_query_one_key_by_default(symmetric):
+    """Default MoCo: l(q1, k2) with q1 from view 1 (online) and k2 from view 2 (momentum), k2 enqueued;
+    symmetric=True: (l(q1, k2) + l(q2, k1)) / 2 with k1 enqueued."""
+    m = _model(MoCo, True, heads=2, queue_size=10, symmetric=symmetric).train()
+    x1, x2 = torch.rand(4, 1, 8, 8), torch.rand(4, 1, 8, 8)
+    loss = m.compute_loss(x1, x2)            # the momentum update runs first, then the loss
+    with torch.no_grad():
+        q1, q2 = m.neck(m.backbone(x1)), m.neck(m.backbone(x2))
+        k1, k2 = m.keys(x1), m.keys(x2)
+        one = m.loss_module(q1, k2, m.queue)
+        both = m.loss_module(q1, k2, m.queue, q2=q2, k1=k1)
+    assert torch.allclose(loss, both if symmetric else one, rtol=1e-6)
+    assert not torch.allclose(one, both)
+    assert torch.equal(m._pending_keys, k1 if symmetric else k2)
 
 
 @pytest.mark.parametrize('cls', [SimCLR, MoCo, BarlowTwins])
@@ -152,7 +169,7 @@ def test_short_simclr_training_beats_chance():
 def test_simclr_fewshot_beats_random_init_full_protocol():
     """Spec section 10: after the 30-epoch protocol, SimCLR's mean 5-shot accuracy beats the random-init
     encoder by >= 0.03 (benchmark-marked: minutes of CPU; run with -m benchmark)."""
-    from fw_amcl.benchmark import reference_rows, train_one
+    from fw_amcl.bench import reference_rows, train_one
     rand = reference_rows(0, 'mnist5k')[1]['fewshot5']
     simclr = train_one('simclr', 0, 'mnist5k', epochs=30)['fewshot5']
     assert simclr >= rand + 0.03, (simclr, rand)
@@ -175,7 +192,7 @@ def test_predict_returns_backbone_features_and_tau_stats():
 def test_linear_probe_update_is_torch_sgd_with_cosine():
     """The probe's hand-written update equals torch.optim.SGD(momentum 0.9) + autograd + CosineAnnealingLR."""
     import math
-    from fw_amcl.evaluation import fit_linear_probe
+    from fw_amcl.metric import fit_linear_probe
     x, y = torch.randn(300, 16), torch.randint(0, 4, (300,))
     torch.manual_seed(0)
     got = fit_linear_probe(x, y, 4, epochs=3, lr=0.1, batch_size=64, weight_decay=1e-3, seed=0)
@@ -198,7 +215,7 @@ def test_linear_probe_update_is_torch_sgd_with_cosine():
 
 def test_few_shot_logreg_reaches_the_optimum():
     """The hand-written LBFGS objective is sklearn's (0.5||W||^2 + C * sum CE): its autograd gradient is ~0."""
-    from fw_amcl.evaluation import _logreg
+    from fw_amcl.metric import _logreg
     torch.manual_seed(0)
     x, y = torch.randn(50, 32), torch.arange(50) % 10
     clf = _logreg(x, y, 10)

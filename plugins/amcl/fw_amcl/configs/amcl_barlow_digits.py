@@ -1,4 +1,4 @@
-# AMCL-Barlow Twins: C = 3 heads, phi on R^256 channel vectors (fixed batch 256), beta 1e-6; CPU default on scikit-learn's 8x8 digits (SmallConvNet, stride-1 stem).
+# AMCL-Barlow Twins: C = 3 heads, phi on R^256 channel vectors (fixed batch 256), beta 1e-6; CPU default on scikit-learn's 8x8 digits (DigitConvNet, stride-1 stem).
 # 30 epochs of batch 256 train in a few CPU minutes: `fw train amcl amcl_barlow_digits`.
 _base_ = ['./_base_/digits_cpu.py']
 dataset_type = 'amcl.SklearnDigits'
@@ -7,5 +7,5 @@ val_dataloader = dict(dataset=dict(type=dataset_type))
 train_cfg = dict(max_epochs=30, val_interval=30)
 default_hooks = dict(checkpoint=dict(interval=30))
 model = dict(type='amcl.BarlowTwins', num_heads=3, amcl=True, neck=dict(hidden=256, out_dim=256), loss=dict(lambd=5e-3, beta=1e-6, batch_size=256, tau_min=1e-5, tau_max=2.0, hidden=64),
-    backbone=dict(type='amcl.SmallConvNet', in_channels=1, stem_stride=1),
+    backbone=dict(type='amcl.DigitConvNet', in_channels=1, stem_stride=1),
     augment=dict(type='amcl.DigitAugment'))

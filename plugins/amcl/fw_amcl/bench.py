@@ -1,10 +1,10 @@
 """CPU-scale comparison of each base method with and without AMCL (spec section 10).
 
-Trains with a plain loop over the same model code that ``fw train`` uses (``model.loss``), then evaluates
-frozen backbone features: weighted kNN (k 20, t 0.1), 5-shot logistic regression (mean of 20 label draws)
-and a full-label offline linear probe (standardised features, SGD 100 epochs). Reference rows, measured the
-same way: raw pixels and a random-init encoder. Used by ``tools/bench/amcl_mnist5k.py`` and
-``fw amcl compare``.
+Trains with a plain loop over the same model code that ``fw train`` uses (``model.loss``), many seeds and
+methods side by side in one process (or a pool), then evaluates frozen backbone features: weighted kNN
+(k 20, t 0.1), 5-shot logistic regression (mean of 20 label draws) and a full-label offline linear probe
+(standardised features, SGD 100 epochs). Reference rows, measured the same way: raw pixels and a
+random-init encoder. Run it as ``fw amcl bench``.
 """
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ import time
 
 import torch
 
-from .evaluation import extract_features, few_shot_logreg, probe_accuracy, weighted_knn
-from .model import BarlowTwins, MoCo, SimCLR
+from framework import MODELS
+
+from .metric import evaluate_features, extract_features, reference_rows as _reference_rows
 
 AMCL_KW = dict(beta=1e-4, topk=100, tau_min=1e-5, tau_max=2.0, hidden=64)
 CONTRASTIVE_NECK = dict(hidden=128, out_dim=32)
@@ -24,23 +25,34 @@ BT_NECK = dict(hidden=256, out_dim=256)
 
 # name -> (model class, model kwargs, optimiser override or None); variants are run only when asked for.
 METHODS = {
-    'simclr': (SimCLR, dict(amcl=False, num_heads=1, loss=dict(temperature=0.5)), None),
-    'amcl_simclr': (SimCLR, dict(amcl=True, num_heads=3, loss=AMCL_KW), None),
-    'moco': (MoCo, dict(amcl=False, num_heads=1, loss=dict(temperature=0.1), queue_size=512), None),
-    'amcl_moco': (MoCo, dict(amcl=True, num_heads=3, loss=AMCL_KW, queue_size=512), None),
-    'barlow': (BarlowTwins, dict(amcl=False, num_heads=1, neck=BT_NECK, loss=dict(lambd=5e-3)), None),
-    'amcl_barlow': (BarlowTwins, dict(amcl=True, num_heads=3, neck=BT_NECK,
+    'simclr': ('amcl.SimCLR', dict(amcl=False, num_heads=1, loss=dict(temperature=0.5)), None),
+    'amcl_simclr': ('amcl.SimCLR', dict(amcl=True, num_heads=3, loss=AMCL_KW), None),
+    'moco': ('amcl.MoCo', dict(amcl=False, num_heads=1, loss=dict(temperature=0.1), queue_size=512), None),
+    'amcl_moco': ('amcl.MoCo', dict(amcl=True, num_heads=3, loss=AMCL_KW, queue_size=512), None),
+    # the two-query form (symmetric=True); the default above is one query and one key per image
+    'moco_sym': ('amcl.MoCo', dict(amcl=False, num_heads=1, loss=dict(temperature=0.1), queue_size=512,
+                                   symmetric=True), None),
+    'amcl_moco_sym': ('amcl.MoCo', dict(amcl=True, num_heads=3, loss=AMCL_KW, queue_size=512,
+                                        symmetric=True), None),
+    'barlow': ('amcl.BarlowTwins', dict(amcl=False, num_heads=1, neck=BT_NECK, loss=dict(lambd=5e-3)), None),
+    'amcl_barlow': ('amcl.BarlowTwins', dict(amcl=True, num_heads=3, neck=BT_NECK,
                                       loss=dict(lambd=5e-3, beta=1e-6, batch_size=256, hidden=64)), None),
     # named variants (spec section 9: any departure from the reference is reported next to it)
-    'amcl_simclr_c1': (SimCLR, dict(amcl=True, num_heads=1, loss=AMCL_KW), None),
-    'amcl_simclr_beta1e-2': (SimCLR, dict(amcl=True, num_heads=3, loss={**AMCL_KW, 'beta': 1e-2}), None),
-    'amcl_simclr_taumin0.05': (SimCLR, dict(amcl=True, num_heads=3, loss={**AMCL_KW, 'tau_min': 0.05}), None),
-    'simclr_sgd': (SimCLR, dict(amcl=False, num_heads=1, loss=dict(temperature=0.5)), 'sgd'),
-    'amcl_simclr_sgd': (SimCLR, dict(amcl=True, num_heads=3, loss=AMCL_KW), 'sgd'),
+    'amcl_simclr_c1': ('amcl.SimCLR', dict(amcl=True, num_heads=1, loss=AMCL_KW), None),
+    'amcl_simclr_beta1e-2': ('amcl.SimCLR', dict(amcl=True, num_heads=3, loss={**AMCL_KW, 'beta': 1e-2}), None),
+    'amcl_simclr_taumin0.05': ('amcl.SimCLR', dict(amcl=True, num_heads=3, loss={**AMCL_KW, 'tau_min': 0.05}), None),
+    'simclr_sgd': ('amcl.SimCLR', dict(amcl=False, num_heads=1, loss=dict(temperature=0.5)), 'sgd'),
+    'amcl_simclr_sgd': ('amcl.SimCLR', dict(amcl=True, num_heads=3, loss=AMCL_KW), 'sgd'),
 }
 DEFAULT_METHODS = ('simclr', 'amcl_simclr', 'moco', 'amcl_moco', 'barlow', 'amcl_barlow')
-PAIRS = {'amcl_simclr': 'simclr', 'amcl_moco': 'moco', 'amcl_barlow': 'barlow', 'amcl_simclr_sgd': 'simclr_sgd',
+PAIRS = {'amcl_simclr': 'simclr', 'amcl_moco': 'moco', 'amcl_moco_sym': 'moco_sym', 'amcl_barlow': 'barlow', 'amcl_simclr_sgd': 'simclr_sgd',
          'amcl_simclr_c1': 'simclr', 'amcl_simclr_beta1e-2': 'simclr', 'amcl_simclr_taumin0.05': 'simclr'}
+
+
+def _activate():
+    """Make the fw registries know this plugin's components (needed in spawned worker processes)."""
+    from framework.plugins import activate
+    activate('amcl')
 
 
 def load_data(dataset: str):
@@ -52,19 +64,18 @@ def load_data(dataset: str):
 
 
 def build_model(method: str, stride: int):
-    cls, kw, _ = METHODS[method]
+    typ, kw, _ = METHODS[method]
     kw = {**kw, 'neck': kw.get('neck', CONTRASTIVE_NECK)}
-    return cls(backbone=dict(type='amcl.SmallConvNet', stem_stride=stride),
-               augment=dict(type='amcl.DigitAugment'), **kw)
+    return MODELS.build(dict(type=typ, backbone=dict(type='amcl.DigitConvNet', stem_stride=stride),
+                             augment=dict(type='amcl.DigitAugment'), **kw))
 
 
 def evaluate(fn, data, device) -> dict:
     trx, try_, tex, tey = data
     tr = extract_features(lambda x: fn(x.to(device)), trx).cpu()
     te = extract_features(lambda x: fn(x.to(device)), tex).cpu()
-    return dict(knn=weighted_knn(tr, try_, te, tey, k=20, t=0.1),
-                fewshot5=few_shot_logreg(tr, try_, te, tey, shots=5, draws=20),
-                probe=probe_accuracy(tr, try_, te, tey, standardize=True, epochs=100, lr=0.1, batch_size=512))
+    res = evaluate_features(tr, try_, te, tey)
+    return dict(knn=res['knn'], fewshot5=res['fewshot'], probe=res['probe'])
 
 
 def train_one(method: str, seed: int, dataset: str = 'mnist5k', epochs: int = 30, batch_size: int = 256,
@@ -110,16 +121,11 @@ def train_one(method: str, seed: int, dataset: str = 'mnist5k', epochs: int = 30
 
 
 def reference_rows(seed: int, dataset: str = 'mnist5k', device: str = 'cpu', threads: int = 1) -> list[dict]:
-    from .backbone import SmallConvNet
     torch.set_num_threads(threads)
     trx, try_, tex, tey, stride = load_data(dataset)
-    data = (trx, try_, tex, tey)
-    raw = evaluate(lambda x: x.flatten(1), data, device)
-    torch.manual_seed(seed)
-    enc = SmallConvNet(stem_stride=stride).to(device).eval()
-    with torch.no_grad():
-        rnd = evaluate(enc, data, device)
-    return [dict(method='raw_pixels', seed=seed, **raw), dict(method='random_init', seed=seed, **rnd)]
+    rows = _reference_rows(trx, try_, tex, tey, dict(type='amcl.DigitConvNet', stem_stride=stride), seed)
+    rename = lambda r: dict(knn=r['knn'], fewshot5=r['fewshot'], probe=r['probe'])  # noqa: E731
+    return [dict(method=name, seed=seed, **rename(rows[name])) for name in ('raw_pixels', 'random_init')]
 
 
 def _fmt(vals):
@@ -163,6 +169,7 @@ def table(results: list[dict]) -> str:
 
 def _job(args):
     kind, method, seed, kw = args
+    _activate()
     if kind == 'ref':
         return reference_rows(seed, kw['dataset'], kw['device'], kw['threads'])
     return [train_one(method, seed, **kw)]
@@ -201,7 +208,7 @@ def parse_methods(text: str) -> tuple[str, ...]:
     return names
 
 
-def main(argv=None, prog='fw amcl compare'):
+def main(argv=None, prog='fw amcl bench'):
     import argparse
     p = argparse.ArgumentParser(prog=prog, description=__doc__)
     p.add_argument('--dataset', default='mnist5k', choices=['mnist5k', 'digits'])
@@ -214,10 +221,16 @@ def main(argv=None, prog='fw amcl compare'):
     p.add_argument('--threads', type=int, default=1, help='torch threads per worker')
     p.add_argument('--out', default=None, help='write all per-seed results as JSON here')
     p.add_argument('--no-references', action='store_true', help='skip the raw-pixel / random-init rows')
+    p.add_argument('--json', action='store_true', help='print the per-seed results as JSON, not the table')
     a = p.parse_args(argv)
+    _activate()
     t = time.time()
     res = run(parse_methods(a.methods), tuple(range(a.seeds)), a.dataset, a.epochs, a.optimizer, a.device,
-              a.jobs, a.threads, a.out, references=not a.no_references)
+              a.jobs, a.threads, a.out, references=not a.no_references,
+              log=(lambda *_: None) if a.json else print)
+    if a.json:
+        print(json.dumps(res, indent=1))
+        return res
     print(f'\n{a.dataset}, {a.epochs} epochs, optimiser {a.optimizer}, device {a.device}, '
           f'{a.seeds} seeds, {time.time() - t:.0f} s; frozen backbone features (offline), fixed 70/30 split\n')
     print(table(res))

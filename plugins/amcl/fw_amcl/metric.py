@@ -1,10 +1,11 @@
 """Evaluation on frozen backbone features (taken before any projection head).
 
-Functions: :func:`weighted_knn`, :func:`fit_linear_probe` / :func:`probe_accuracy` (offline frozen linear
+Functions: :func:`evaluate_features` (the three numbers every table here reports), :func:`weighted_knn`, :func:`fit_linear_probe` / :func:`probe_accuracy` (offline frozen linear
 probe: SGD, momentum 0.9, cosine, 100 epochs, batch 512), :func:`few_shot_logreg` (k labels per class,
 mean over draws), :func:`linear_probe` (end to end from a backbone: freezes it, eval mode, features under
 no_grad). Metrics for mmengine's val loop: :class:`WeightedKNN`, :class:`LinearProbe`,
-:class:`TemperatureStats`. The evaluation loader yields the train part (kNN bank, probe training set) and
+:class:`TemperatureStats`, and :class:`ReferenceRows` (the trained backbone next to raw pixels, a random-init
+encoder and a baseline's expected numbers). The evaluation loader yields the train part (kNN bank, probe training set) and
 the test part (scored) together, told apart by ``is_train``.
 """
 from __future__ import annotations
@@ -147,6 +148,32 @@ def linear_probe(backbone: nn.Module, train_x, train_y, test_x, test_y, normaliz
     return probe_accuracy(train_f, train_y, test_f, test_y, **kwargs)
 
 
+@torch.no_grad()
+def evaluate_features(train_f, train_y, test_f, test_y, k: int = 20, t: float = 0.1, shots: int = 5,
+                      draws: int = 20, probe_epochs: int = 100) -> dict:
+    """kNN (k, t), ``shots``-shot logistic regression (mean of ``draws``) and the full-label linear probe
+    on standardised features (SGD lr 0.1, batch 512, cosine): the three numbers of the README tables."""
+    return dict(knn=weighted_knn(train_f, train_y, test_f, test_y, k=k, t=t),
+                fewshot=few_shot_logreg(train_f, train_y, test_f, test_y, shots=shots, draws=draws),
+                probe=probe_accuracy(train_f, train_y, test_f, test_y, standardize=True,
+                                     epochs=probe_epochs, lr=0.1, batch_size=512))
+
+
+@torch.no_grad()
+def reference_rows(train_x, train_y, test_x, test_y, encoder, seed: int = 0, **kwargs) -> dict:
+    """The two reference rows: raw pixels, and a random-init ``encoder`` (a backbone config, built with
+    ``torch.manual_seed(seed)`` inside a forked RNG so the caller's random stream is untouched) in eval
+    mode on the raw images. Returns {'raw_pixels': {...}, 'random_init': {...}} of
+    :func:`evaluate_features`."""
+    from framework import BACKBONES
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = BACKBONES.build(dict(encoder)).eval()
+    feats = lambda x: extract_features(net, x)  # noqa: E731
+    return {'raw_pixels': evaluate_features(train_x.flatten(1), train_y, test_x.flatten(1), test_y, **kwargs),
+            'random_init': evaluate_features(feats(train_x), train_y, feats(test_x), test_y, **kwargs)}
+
+
 # ----------------------------------------------------------------------------------------- metrics
 
 
@@ -170,7 +197,11 @@ class _FeatureMetric(BaseMetric):
 
 
 class WeightedKNN(_FeatureMetric):
-    """Weighted kNN accuracy (k, t) on L2-normalised backbone features; bank = train part."""
+    """Weighted kNN accuracy on L2-normalised backbone features; bank = train part.
+
+    Args: ``k`` (neighbours, 200), ``t`` (temperature of the vote weights exp(s/t), 0.1), and
+    mmengine's ``collect_device`` / ``prefix`` as keywords.
+    """
     default_prefix = 'knn'
 
     def __init__(self, k: int = 200, t: float = 0.1, **kwargs):
@@ -184,7 +215,12 @@ class WeightedKNN(_FeatureMetric):
 
 class LinearProbe(_FeatureMetric):
     """Offline frozen linear probe on backbone features (features come from predict mode under no_grad in
-    eval mode, so the backbone cannot change); optional few-shot logistic regression (``few_shot``)."""
+    eval mode, so the backbone cannot change); optional few-shot logistic regression.
+
+    Args: ``epochs`` (100), ``lr`` (0.1), ``batch_size`` (512), ``standardize`` (z-score the features
+    with the train part's statistics), ``few_shot`` (labels per class of the logistic regression; 0 = off),
+    ``draws`` (label draws averaged, 20).
+    """
     default_prefix = 'probe'
 
     def __init__(self, epochs: int = 100, lr: float = 0.1, batch_size: int = 512, standardize: bool = False,
@@ -203,7 +239,10 @@ class LinearProbe(_FeatureMetric):
 
 class TemperatureStats(BaseMetric):
     """Mean, median and the fraction within 1% of either bound, for tau+ and top-k tau- of an AMCL model
-    (measured on augmented evaluation batches through ``model.temperatures``; the loss is not called)."""
+    (measured on augmented evaluation batches through ``model.temperatures``; the loss is not called).
+
+    Args: ``tau_min`` (1e-5), ``tau_max`` (2.0): the bounds the saturation fractions refer to.
+    """
     default_prefix = 'tau'
 
     def __init__(self, tau_min: float = 1e-5, tau_max: float = 2.0, **kwargs):
@@ -216,10 +255,61 @@ class TemperatureStats(BaseMetric):
                 self.results.append((s['tau_pos'], s['tau_neg']))
 
     def compute_metrics(self, results) -> dict:
-        from .temperature import TemperatureSummary
+        from .head import TemperatureSummary
         if not results:
             return {}
         summ = TemperatureSummary(self.tau_min, self.tau_max)
         pos = torch.cat([r[0] for r in results])
         neg = torch.cat([r[1] for r in results])
         return {k: float(v) for k, v in {**summ(pos, 'pos'), **summ(neg, 'neg')}.items()}
+
+
+class ReferenceRows(_FeatureMetric):
+    """The trained backbone's kNN, few-shot and linear-probe accuracy next to the reference rows (raw
+    pixels, a random-init ``encoder``) and the ``expected`` rows of a baseline, as a table in the log and
+    as keys ``<row>/<metric>`` of the result (e.g. ``reference/raw_pixels/knn``).
+
+    Args: ``encoder`` (backbone config of the random-init row, e.g. the model's own), ``seed`` (its init
+    seed, 0), ``expected`` (dict: row name -> dict(knn=..., fewshot=..., probe=..., note=...), numbers
+    measured elsewhere, e.g. by ``fw amcl bench``), ``k`` (20), ``t`` (0.1), ``shots`` (5), ``draws``
+    (20), ``probe_epochs`` (100), ``title`` (the table's heading).
+    The raw images come from the evaluation batches themselves (``data_batch['inputs']``).
+    """
+    default_prefix = 'reference'
+
+    def __init__(self, encoder: dict, seed: int = 0, expected: dict | None = None, k: int = 20,
+                 t: float = 0.1, shots: int = 5, draws: int = 20, probe_epochs: int = 100,
+                 title: str = 'this run', **kwargs):
+        super().__init__(**kwargs)
+        self.encoder, self.seed, self.expected, self.title = dict(encoder), seed, dict(expected or {}), title
+        self.kw = dict(k=k, t=t, shots=shots, draws=draws, probe_epochs=probe_epochs)
+
+    def process(self, data_batch, data_samples) -> None:
+        images = data_batch['inputs']
+        images = torch.stack(images) if isinstance(images, (list, tuple)) else images
+        for img, s in zip(images, data_samples):
+            if s.get('label') is not None:
+                self.results.append((s['feat'], int(s['label']), bool(s['is_train']), img.float().cpu()))
+
+    def compute_metrics(self, results) -> dict:
+        from mmengine.logging import print_log
+        trf, try_, tef, tey = self._split([r[:3] for r in results])
+        is_train = torch.tensor([r[2] for r in results])
+        pixels = torch.stack([r[3] for r in results])
+        rows = {'model': evaluate_features(trf, try_, tef, tey, **self.kw)}
+        rows.update(reference_rows(pixels[is_train], try_, pixels[~is_train], tey, self.encoder, self.seed,
+                                   **self.kw))
+        names = {'model': self.title, 'raw_pixels': 'raw pixels', 'random_init': 'random-init encoder'}
+        lines = [f'{"":34s} {"kNN":>6s} {str(self.kw["shots"]) + "-shot":>7s} {"linear probe":>13s}']
+        for key, row in rows.items():
+            lines.append(f'{names[key]:34s} {row["knn"]:6.3f} {row["fewshot"]:7.3f} {row["probe"]:13.3f}')
+        for name, row in self.expected.items():
+            note = f'  ({row["note"]})' if row.get('note') else ''
+            lines.append(f'{name + " (expected)":34s} {row["knn"]:6.3f} {row["fewshot"]:7.3f} '
+                         f'{row["probe"]:13.3f}{note}')
+        print_log(f'frozen backbone features, {int((~is_train).sum())} test images:\n' + '\n'.join(lines),
+                  logger='current')
+        out = {f'{row}/{m}': float(v) for row, vals in rows.items() for m, v in vals.items()}
+        out.update({f'expected_{name}/{m}': float(v) for name, vals in self.expected.items()
+                    for m, v in vals.items() if m != 'note'})
+        return out

@@ -63,14 +63,21 @@ class _PairTemperature(nn.Module):
 
 
 class TemperatureHead(_PairTemperature):
-    """Adaptive per-pair temperature for SimCLR / MoCo: phi acts on L2-normalised head outputs in R^d'."""
+    """Adaptive per-pair temperature for SimCLR / MoCo (paper Eq. 3): phi acts on L2-normalised head
+    outputs in R^d'.
+
+    Args: ``dim`` (d'), ``hidden`` (phi's width, 128), ``tau_min`` (1e-5), ``tau_max`` (2.0).
+    """
 
     def __init__(self, dim: int, hidden: int = 128, tau_min: float = 1e-5, tau_max: float = 2.0):
         super().__init__(dim, hidden, tau_min, tau_max)
 
 
 class BatchVectorTemperatureHead(_PairTemperature):
-    """Barlow Twins variant: phi acts on R^N channel vectors z_{l:} (N = batch size, which must be fixed)."""
+    """Barlow Twins variant: phi acts on R^N channel vectors z_{l:} (N = batch size, which must be fixed).
+
+    Args: ``batch_size`` (N), ``hidden`` (phi's width, 128), ``tau_min`` (1e-5), ``tau_max`` (2.0).
+    """
 
     def __init__(self, batch_size: int, hidden: int = 128, tau_min: float = 1e-5, tau_max: float = 2.0):
         super().__init__(batch_size, hidden, tau_min, tau_max)
