@@ -51,7 +51,7 @@ PAIRS = {'amcl_simclr': 'simclr', 'amcl_moco': 'moco', 'amcl_moco_sym': 'moco_sy
 
 def _activate():
     """Make the fw registries know this plugin's components (needed in spawned worker processes)."""
-    from framework.plugins import activate
+    from framework import activate
     activate('amcl')
 
 

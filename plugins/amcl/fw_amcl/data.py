@@ -57,7 +57,7 @@ class MlxtendMNIST(ArrayImageDataset):
     """
 
     def __init__(self, split: str = 'train', test_fraction: float = 0.3, split_seed: int = 0):
-        from framework.data import load_mnist5k
+        from framework import load_mnist5k
         images, labels = load_mnist5k()
         super().__init__(images[:, None], labels, stratified_split(labels, test_fraction, split_seed), split,
                          scale=255.0)
@@ -70,7 +70,7 @@ class SklearnDigits(ArrayImageDataset):
     """
 
     def __init__(self, split: str = 'train', test_fraction: float = 0.3, split_seed: int = 0):
-        from framework.data import load_sklearn_digits
+        from framework import load_sklearn_digits
         images, labels = load_sklearn_digits()
         super().__init__(images[:, None].astype(np.float32), labels,
                          stratified_split(labels, test_fraction, split_seed), split, scale=16.0)
@@ -80,7 +80,7 @@ class _CIFAR(ArrayImageDataset):
     name = 'cifar10'
 
     def __init__(self, data_root: str = 'data/cifar', split: str = 'train'):
-        from framework.data import load_cifar
+        from framework import load_cifar
         parts = {'train': [True], 'test': [False], 'all': [True, False]}[split] if split in SPLITS else None
         if parts is None:
             raise ValueError(f"split must be one of {SPLITS}, got '{split}'")
