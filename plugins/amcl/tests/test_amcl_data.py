@@ -37,7 +37,7 @@ def test_cifar10_on_disk_format(tmp_path):
 
 
 def test_cifar_missing_names_expected_files(tmp_path):
-    from framework.errors import FwError
+    from framework import FwError
     with pytest.raises(FwError, match='cifar-100-python'):
         CIFAR100(str(tmp_path), 'train')
     with pytest.raises(FwError, match='data_batch_1'):
@@ -54,7 +54,7 @@ def test_stratified_split_is_fixed_and_stratified():
 
 
 def test_mnist5k_split():
-    from framework.errors import FwError
+    from framework import FwError
     from fw_amcl.data import MlxtendMNIST
     try:
         tr, te, al = MlxtendMNIST('train'), MlxtendMNIST('test'), MlxtendMNIST('all')

