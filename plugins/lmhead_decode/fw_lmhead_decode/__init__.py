@@ -1,0 +1,2 @@
+"""fw plugin: decode MLP neurons through the LM head, clamp them, compare checkpoints
+(Davies 2025, arXiv 2501.02688). Light: no torch import here."""
