@@ -12,7 +12,7 @@ The public plugin API (plugins import only these names, and ``framework.llm`` fo
     from framework import activate, get_plugin, config_path      # plugins and their configs
     from framework import load_config, resolve_config, build_runner
     from framework import load_checkpoint, latest_checkpoint, trusted_checkpoints
-    from framework import mm_scope                               # mmdet/mmseg plugins
+    from framework import mm_scope, mm_registries                # mmdet/mmseg plugins
     from framework import load_mnist5k, load_sklearn_digits, load_cifar   # offline data sets
 """
 from __future__ import annotations
@@ -46,6 +46,7 @@ PUBLIC_API: dict[str, str] = {
     'is_trusted_checkpoint': 'framework.checkpoint:is_trusted',
     'mm_scope': 'framework.openmmlab:mm_scope',
     'import_toolkit': 'framework.openmmlab:import_toolkit',
+    'mm_registries': 'framework.mm_registry:mm_registries',
     'load_mnist5k': 'framework.data:load_mnist5k',
     'load_sklearn_digits': 'framework.data:load_sklearn_digits',
     'load_cifar': 'framework.data:load_cifar',
