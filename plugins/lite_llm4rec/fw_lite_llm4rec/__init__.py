@@ -1,0 +1,1 @@
+"""fw plugin lite_llm4rec (Lite-LLM4Rec). Light on purpose: fw reads the manifest without torch."""
