@@ -16,7 +16,7 @@ HAVE_MM      := $(filter $(MM_PLUGINS),$(ALL_PLUGINS))
 DEMO_PLUGIN  := $(if $(filter amcl,$(ALL_PLUGINS)),amcl,)
 PYTEST_ARGS  ?=
 
-.PHONY: demo test openmmlab setup setup-all clean-venv bench
+.PHONY: demo test lint openmmlab setup setup-all clean-venv bench
 
 demo: setup
 ifeq ($(DEMO_PLUGIN),amcl)
@@ -30,6 +30,10 @@ endif
 test: setup-all
 	FW_STRICT_PLUGINS=$${FW_STRICT_PLUGINS:-1} $(BIN)/python -m pytest -m "not benchmark" \
 	    tests $(wildcard plugins/*/tests) $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 setup: $(ST)/pure
 setup-all: $(ST)/pure $(if $(HAVE_MM),$(ST)/mm-plugins)

@@ -15,17 +15,40 @@ The public plugin API (plugins import only these names, and ``framework.llm`` fo
     from framework import mm_scope, mm_registries                # mmdet/mmseg plugins
     from framework import load_mnist5k, load_sklearn_digits, load_cifar   # offline data sets
 """
+
 from __future__ import annotations
 
 import pkgutil
 
 __version__ = '0.1.0'
 
-_REGISTRIES = ('MODELS', 'BACKBONES', 'NECKS', 'HEADS', 'LOSSES', 'CACHES', 'DATASETS', 'METRICS',
-               'TRANSFORMS', 'HOOKS', 'RUNNERS', 'LOOPS', 'DATA_SAMPLERS', 'MODEL_WRAPPERS',
-               'WEIGHT_INITIALIZERS', 'OPTIMIZERS', 'OPTIM_WRAPPERS', 'OPTIM_WRAPPER_CONSTRUCTORS',
-               'PARAM_SCHEDULERS', 'EVALUATOR', 'TASK_UTILS', 'VISUALIZERS', 'VISBACKENDS',
-               'LOG_PROCESSORS', 'FUNCTIONS')
+_REGISTRIES = (
+    'MODELS',
+    'BACKBONES',
+    'NECKS',
+    'HEADS',
+    'LOSSES',
+    'CACHES',
+    'DATASETS',
+    'METRICS',
+    'TRANSFORMS',
+    'HOOKS',
+    'RUNNERS',
+    'LOOPS',
+    'DATA_SAMPLERS',
+    'MODEL_WRAPPERS',
+    'WEIGHT_INITIALIZERS',
+    'OPTIMIZERS',
+    'OPTIM_WRAPPERS',
+    'OPTIM_WRAPPER_CONSTRUCTORS',
+    'PARAM_SCHEDULERS',
+    'EVALUATOR',
+    'TASK_UTILS',
+    'VISUALIZERS',
+    'VISBACKENDS',
+    'LOG_PROCESSORS',
+    'FUNCTIONS',
+)
 
 #: public name -> ``module:attribute`` it is resolved from on first use
 PUBLIC_API: dict[str, str] = {

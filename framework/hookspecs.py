@@ -3,6 +3,7 @@
 A plugin also ships ``manifest.json`` beside its package ``__init__`` (see :mod:`framework.manifest`):
 the static list of its components and commands, read without importing the plugin.
 """
+
 from __future__ import annotations
 
 import pluggy

@@ -9,6 +9,7 @@
 
 Configs are the ``*.py`` files of the package's ``configs/`` folder (``_base_`` folders excluded).
 """
+
 from __future__ import annotations
 
 import json
@@ -17,10 +18,28 @@ from pathlib import Path
 from .errors import FwError
 
 MANIFEST_FILE = 'manifest.json'
-KNOWN_KINDS = ('backbone', 'neck', 'head', 'loss', 'cache', 'model', 'dataset', 'metric',
-               'transform', 'hook', 'loop', 'data_sampler', 'optimizer', 'optim_wrapper',
-               'param_scheduler', 'evaluator', 'task_util', 'visualizer', 'function',
-               'model_wrapper')
+KNOWN_KINDS = (
+    'backbone',
+    'neck',
+    'head',
+    'loss',
+    'cache',
+    'model',
+    'dataset',
+    'metric',
+    'transform',
+    'hook',
+    'loop',
+    'data_sampler',
+    'optimizer',
+    'optim_wrapper',
+    'param_scheduler',
+    'evaluator',
+    'task_util',
+    'visualizer',
+    'function',
+    'model_wrapper',
+)
 
 
 def normalise_kind(kind: str) -> str:
@@ -38,8 +57,10 @@ def read_manifest(path: Path, plugin: str) -> dict:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise FwError(f'plugin {plugin} has no {path.name} at {path}; every plugin ships one '
-                      f'(see `fw new-plugin`)') from None
+        raise FwError(
+            f'plugin {plugin} has no {path.name} at {path}; every plugin ships one '
+            f'(see `fw new-plugin`)'
+        ) from None
     except json.JSONDecodeError as e:
         raise FwError(f'{path}: not valid JSON ({e})') from None
     for i, comp in enumerate(data.get('components', [])):
@@ -47,11 +68,15 @@ def read_manifest(path: Path, plugin: str) -> dict:
             if not isinstance(comp.get(key), str) or not comp[key]:
                 raise FwError(f"{path}: components[{i}] lacks the string key '{key}'")
         if comp['kind'] not in KNOWN_KINDS:
-            raise FwError(f"{path}: components[{i}] has kind '{comp['kind']}'; expected one of "
-                          f"{', '.join(KNOWN_KINDS)}")
+            raise FwError(
+                f"{path}: components[{i}] has kind '{comp['kind']}'; expected one of "
+                f'{", ".join(KNOWN_KINDS)}'
+            )
         if ':' not in comp['import']:
-            raise FwError(f"{path}: components[{i}].import must be 'package.module:Name', "
-                          f"got '{comp['import']}'")
+            raise FwError(
+                f"{path}: components[{i}].import must be 'package.module:Name', "
+                f"got '{comp['import']}'"
+            )
     for i, cmd in enumerate(data.get('commands', [])):
         for key in ('name', 'import'):
             if not isinstance(cmd.get(key), str) or not cmd[key]:

@@ -5,6 +5,7 @@ reads only metadata and each plugin's static manifest; loading imports the plugi
 and registers it with pluggy. ``FW_LOAD_PLUGINS`` (comma list; empty means none) narrows what is
 discovered, and ``FW_STRICT_PLUGINS=1`` turns any load error into a failure (CI sets it).
 """
+
 from __future__ import annotations
 
 import difflib
@@ -87,8 +88,9 @@ def _entry_points() -> list[tuple[str, str, str, str]]:
     is cached, keyed by the interpreter and the modification times of the ``sys.path`` folders
     (installing, upgrading or removing a distribution changes its folder's mtime).
     """
-    key = [sys.executable] + [f'{p}:{os.stat(p).st_mtime_ns}' for p in sys.path
-                              if p and os.path.isdir(p)]
+    key = [sys.executable] + [
+        f'{p}:{os.stat(p).st_mtime_ns}' for p in sys.path if p and os.path.isdir(p)
+    ]
     cache = _cache_file()
     try:
         data = json.loads(cache.read_text())
@@ -98,9 +100,10 @@ def _entry_points() -> list[tuple[str, str, str, str]]:
         pass
     from importlib import metadata
 
-    rows = [(ep.name, ep.value, ep.dist.name if ep.dist else '?',
-             ep.dist.version if ep.dist else '?')
-            for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)]
+    rows = [
+        (ep.name, ep.value, ep.dist.name if ep.dist else '?', ep.dist.version if ep.dist else '?')
+        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)
+    ]
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(f'.{os.getpid()}.tmp')
@@ -128,9 +131,13 @@ def discover(refresh: bool = False) -> dict[str, Plugin]:
         old = found.get(name)
         if old is not None:
             if old.module != value:
-                old.status, old.error = 'error', (
-                    f'two distributions claim the plugin name {name}: {old.dist} '
-                    f'({old.module}) and {dist} ({value}); uninstall one')
+                old.status, old.error = (
+                    'error',
+                    (
+                        f'two distributions claim the plugin name {name}: {old.dist} '
+                        f'({old.module}) and {dist} ({value}); uninstall one'
+                    ),
+                )
             continue  # the same entry point seen twice on sys.path
         plugin = Plugin(name, dist, version, value)
         found[name] = plugin
@@ -179,14 +186,18 @@ def get(name: str) -> Plugin:
     plugins = discover()
     if name not in plugins:
         close = difflib.get_close_matches(name, list(plugins), n=3)
-        hint = f"; close: {', '.join(close)}" if close else ''
+        hint = f'; close: {", ".join(close)}' if close else ''
         narrowed = ' (FW_LOAD_PLUGINS narrows loading)' if _wanted() is not None else ''
-        raise FwError(f"no plugin '{name}'{hint}{narrowed}; installed: "
-                      f"{', '.join(plugins) or 'none'} (`fw plugins` lists them)")
+        raise FwError(
+            f"no plugin '{name}'{hint}{narrowed}; installed: "
+            f'{", ".join(plugins) or "none"} (`fw plugins` lists them)'
+        )
     plugin = load(plugins[name])
     if plugin.status != 'ok':
-        raise FwError(f'plugin {name} is broken: {plugin.error} (`fw plugins` shows it; '
-                      f'reinstall {plugin.dist})')
+        raise FwError(
+            f'plugin {name} is broken: {plugin.error} (`fw plugins` shows it; '
+            f'reinstall {plugin.dist})'
+        )
     return plugin
 
 
@@ -202,9 +213,11 @@ def config_path(plugin: str | Plugin, config: str) -> Path:
     configs = record.configs()
     if config not in configs:
         close = difflib.get_close_matches(config, list(configs), n=3)
-        hint = f"; close: {', '.join(repr(c) for c in close)}" if close else ''
-        raise FwError(f"no config '{config}' in plugin {record.name}{hint}; "
-                      f'`fw configs {record.name}` lists them')
+        hint = f'; close: {", ".join(repr(c) for c in close)}' if close else ''
+        raise FwError(
+            f"no config '{config}' in plugin {record.name}{hint}; "
+            f'`fw configs {record.name}` lists them'
+        )
     return configs[config]
 
 
@@ -224,8 +237,11 @@ def activate(name: str | None = None) -> pluggy.PluginManager:
             _activated.add(plugin.name)
     for target in targets:
         plugin = load(plugins[target])
-        if plugin.hooks is not None and hasattr(plugin.hooks, 'fw_register') and \
-                f'hook:{target}' not in _activated:
+        if (
+            plugin.hooks is not None
+            and hasattr(plugin.hooks, 'fw_register')
+            and f'hook:{target}' not in _activated
+        ):
             plugin.hooks.fw_register(registries=registry)
             _activated.add(f'hook:{target}')
     return plugin_manager()

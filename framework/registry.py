@@ -13,20 +13,35 @@ registers (``SGD``, ``CheckpointHook``, ...) stays visible through the parent. O
 
 Lookups never consult mmengine's process-global default scope: qualified names are resolved here.
 """
+
 from __future__ import annotations
 
 import difflib
-import importlib
-from dataclasses import dataclass, field
+import pkgutil
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 from mmengine import registry as mm
 
 from .errors import RegistryError
 
-__all__ = ['FwRegistry', 'Entry', 'BACKBONES', 'NECKS', 'HEADS', 'LOSSES', 'CACHES', 'MODELS',
-           'DATASETS', 'METRICS', 'TRANSFORMS', 'HOOKS', 'KINDS', 'registry_for_kind',
-           'register_manifest']
+__all__ = [
+    'FwRegistry',
+    'Entry',
+    'BACKBONES',
+    'NECKS',
+    'HEADS',
+    'LOSSES',
+    'CACHES',
+    'MODELS',
+    'DATASETS',
+    'METRICS',
+    'TRANSFORMS',
+    'HOOKS',
+    'KINDS',
+    'registry_for_kind',
+    'register_manifest',
+]
 
 
 @dataclass
@@ -49,36 +64,39 @@ class Entry:
         if self.target:
             return self.target
         mod = getattr(self.obj, '__module__', '?')
-        return f"{mod}:{getattr(self.obj, '__qualname__', repr(self.obj))}"
+        return f'{mod}:{getattr(self.obj, "__qualname__", repr(self.obj))}'
 
     def load(self) -> Any:
         if self.obj is None:
-            module_name, _, attr = self.target.partition(':')
             try:
-                module = importlib.import_module(module_name)
-                obj = module
-                for part in attr.split('.'):
-                    obj = getattr(obj, part)
-            except (ImportError, AttributeError) as e:
+                obj = pkgutil.resolve_name(self.target)
+            except (ImportError, AttributeError, ValueError) as e:
                 raise RegistryError(
                     f"{self.kind} '{self.qualname}' is declared in plugin {self.plugin}'s manifest "
                     f"as '{self.target}', which does not import ({type(e).__name__}: {e}); fix the "
-                    f"'import' field of that entry in fw_{self.plugin}/manifest.json") from e
+                    f"'import' field of that entry in fw_{self.plugin}/manifest.json"
+                ) from e
             self.obj = obj
         return self.obj
 
 
 def _plugin_of(obj: Any) -> str:
     """The plugin a directly registered object belongs to: ``fw_amcl.x`` -> ``amcl``."""
-    top = getattr(obj, '__module__', '') .split('.')[0]
+    top = getattr(obj, '__module__', '').split('.')[0]
     return top[3:] if top.startswith('fw_') else (top or 'user')
 
 
 class FwRegistry(mm.Registry):
     """An mmengine registry with qualified plugin names, lazy entries and helpful misses."""
 
-    def __init__(self, name: str, parent: mm.Registry | None = None, scope: str = 'fw',
-                 kind: str | None = None, entries: dict[str, Entry] | None = None):
+    def __init__(
+        self,
+        name: str,
+        parent: mm.Registry | None = None,
+        scope: str = 'fw',
+        kind: str | None = None,
+        entries: dict[str, Entry] | None = None,
+    ):
         super().__init__(name, parent=parent, scope=scope)
         self.kind = kind or name
         # Model-like registries (MODELS, BACKBONES, NECKS, HEADS, LOSSES) share one table so a
@@ -91,7 +109,8 @@ class FwRegistry(mm.Registry):
         old = self._fw_entries.get(entry.qualname)
         if old is not None:
             same = (old.obj is not None and old.obj is entry.obj) or (
-                old.target and old.target == entry.target)
+                old.target and old.target == entry.target
+            )
             if not same and old.obj is not None and entry.obj is None and entry.target:
                 same = entry.load() is old.obj
             if not same and old.target and entry.obj is not None:
@@ -100,7 +119,8 @@ class FwRegistry(mm.Registry):
                 return old
             raise RegistryError(
                 f"{self.kind} name '{entry.qualname}' is registered twice with different objects: "
-                f"first {old.origin}, then {entry.origin}; rename one of them")
+                f'first {old.origin}, then {entry.origin}; rename one of them'
+            )
         self._fw_entries[entry.qualname] = entry
         return entry
 
@@ -133,8 +153,10 @@ class FwRegistry(mm.Registry):
             matches = own
         if len(matches) > 1:
             names = ', '.join(sorted(e.qualname for e in matches))
-            raise RegistryError(f"'{key}' is ambiguous in the {self.kind} registry: it is "
-                                f"{names}; write the qualified name")
+            raise RegistryError(
+                f"'{key}' is ambiguous in the {self.kind} registry: it is "
+                f'{names}; write the qualified name'
+            )
         return matches[0].load() if matches else None
 
     def get(self, key: str) -> Any:
@@ -180,10 +202,12 @@ class FwRegistry(mm.Registry):
         if not close and '.' in key:
             close = difflib.get_close_matches(key.rpartition('.')[2], sorted(known), n=3)
         plugins = sorted({e.plugin for e in self._fw_entries.values()}) or ['none']
-        hint = f"; close: {', '.join(repr(c) for c in close)}" if close else ''
-        return (f"no {self.kind} '{key}' in fw's registries{hint} (searched plugins: "
-                f"{', '.join(plugins)}; scopes: {', '.join(self._scopes())}); "
-                f'`fw list {self.kind}` shows what is registered')
+        hint = f'; close: {", ".join(repr(c) for c in close)}' if close else ''
+        return (
+            f"no {self.kind} '{key}' in fw's registries{hint} (searched plugins: "
+            f'{", ".join(plugins)}; scopes: {", ".join(self._scopes())}); '
+            f'`fw list {self.kind}` shows what is registered'
+        )
 
 
 def _child(root: mm.Registry, kind: str) -> FwRegistry:
@@ -192,8 +216,9 @@ def _child(root: mm.Registry, kind: str) -> FwRegistry:
 
 MODELS = _child(mm.MODELS, 'model')
 _model_table = MODELS._fw_entries
-BACKBONES = FwRegistry('backbone', parent=MODELS, scope='fw-backbone', kind='backbone',
-                       entries=_model_table)
+BACKBONES = FwRegistry(
+    'backbone', parent=MODELS, scope='fw-backbone', kind='backbone', entries=_model_table
+)
 NECKS = FwRegistry('neck', parent=MODELS, scope='fw-neck', kind='neck', entries=_model_table)
 HEADS = FwRegistry('head', parent=MODELS, scope='fw-head', kind='head', entries=_model_table)
 LOSSES = FwRegistry('loss', parent=MODELS, scope='fw-loss', kind='loss', entries=_model_table)
@@ -220,12 +245,26 @@ LOG_PROCESSORS = _child(mm.LOG_PROCESSORS, 'log_processor')
 FUNCTIONS = _child(mm.FUNCTIONS, 'function')
 
 KINDS: dict[str, FwRegistry] = {
-    'backbone': BACKBONES, 'neck': NECKS, 'head': HEADS, 'loss': LOSSES, 'cache': CACHES,
-    'model': MODELS, 'dataset': DATASETS, 'metric': METRICS, 'transform': TRANSFORMS,
-    'hook': HOOKS, 'loop': LOOPS, 'data_sampler': DATA_SAMPLERS, 'optimizer': OPTIMIZERS,
-    'optim_wrapper': OPTIM_WRAPPERS, 'param_scheduler': PARAM_SCHEDULERS,
-    'evaluator': EVALUATOR, 'task_util': TASK_UTILS, 'visualizer': VISUALIZERS,
-    'function': FUNCTIONS, 'model_wrapper': MODEL_WRAPPERS,
+    'backbone': BACKBONES,
+    'neck': NECKS,
+    'head': HEADS,
+    'loss': LOSSES,
+    'cache': CACHES,
+    'model': MODELS,
+    'dataset': DATASETS,
+    'metric': METRICS,
+    'transform': TRANSFORMS,
+    'hook': HOOKS,
+    'loop': LOOPS,
+    'data_sampler': DATA_SAMPLERS,
+    'optimizer': OPTIMIZERS,
+    'optim_wrapper': OPTIM_WRAPPERS,
+    'param_scheduler': PARAM_SCHEDULERS,
+    'evaluator': EVALUATOR,
+    'task_util': TASK_UTILS,
+    'visualizer': VISUALIZERS,
+    'function': FUNCTIONS,
+    'model_wrapper': MODEL_WRAPPERS,
 }
 
 
@@ -233,14 +272,17 @@ def registry_for_kind(kind: str) -> FwRegistry:
     key = kind[:-1] if kind.endswith('s') and kind[:-1] in KINDS else kind
     if key not in KINDS:
         close = difflib.get_close_matches(key, list(KINDS), n=3)
-        raise RegistryError(f"unknown component kind '{kind}'"
-                            + (f"; close: {', '.join(close)}" if close else '')
-                            + f"; kinds are: {', '.join(KINDS)}")
+        raise RegistryError(
+            f"unknown component kind '{kind}'"
+            + (f'; close: {", ".join(close)}' if close else '')
+            + f'; kinds are: {", ".join(KINDS)}'
+        )
     return KINDS[key]
 
 
 def register_manifest(plugin: str, components: Iterable[dict]) -> list[Entry]:
     """Register a plugin's manifest components lazily (imported when first built)."""
-    return [registry_for_kind(c['kind']).add_lazy(plugin, c['name'], c['import'],
-                                                   c.get('summary', ''))
-            for c in components]
+    return [
+        registry_for_kind(c['kind']).add_lazy(plugin, c['name'], c['import'], c.get('summary', ''))
+        for c in components
+    ]

@@ -1,4 +1,5 @@
 """``fw new-plugin``: write a complete third-party plugin from the templates beside this file."""
+
 from __future__ import annotations
 
 import re
@@ -14,8 +15,10 @@ def write_plugin(name: str, directory: str | Path = '.') -> Path:
     """Write ``directory/fw-<name>/``: setup.cfg with the entry point, manifest, components, a
     ``demo`` config and a test. ``name`` must be a Python identifier (it becomes ``fw_<name>``)."""
     if not re.fullmatch(r'[a-z][a-z0-9_]*', name):
-        raise FwError(f"plugin name '{name}' must be lower case letters, digits and underscores, "
-                      f'starting with a letter (it becomes the package fw_{name})')
+        raise FwError(
+            f"plugin name '{name}' must be lower case letters, digits and underscores, "
+            f'starting with a letter (it becomes the package fw_{name})'
+        )
     root = Path(directory) / f'fw-{name}'
     if root.exists():
         raise FwError(f'{root} already exists; choose another --dir or remove it')

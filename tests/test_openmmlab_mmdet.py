@@ -141,7 +141,7 @@ def coco(tmp_path_factory) -> Path:
 
 
 def test_mmcv_compiled_ops():
-    from framework.openmmlab import check_mmcv_ops
+    from framework.doctor import check_mmcv_ops
 
     rows = check_mmcv_ops()
     assert [name for name, ok, _ in rows if not ok] == [], rows

@@ -1,8 +1,9 @@
 """Registry rules: qualified and bare names, no-op re-registration, clash and miss errors."""
+
 import pytest
 import torch.nn as nn
-from mmengine.registry import DefaultScope
 from mmengine.registry import MODELS as MM_MODELS
+from mmengine.registry import DefaultScope
 
 from framework import registry as R
 from framework.errors import RegistryError
@@ -48,7 +49,7 @@ def test_bare_name_ambiguous_across_plugins(fresh):
     fresh.add(R.Entry('pa', 'Alpha', 'model', obj=Alpha))
     fresh.add(R.Entry('pb', 'Alpha', 'model', obj=AlphaOther))
     assert fresh.get('pb.Alpha') is AlphaOther
-    with pytest.raises(RegistryError, match=r"ambiguous.*pa\.Alpha, pb\.Alpha"):
+    with pytest.raises(RegistryError, match=r'ambiguous.*pa\.Alpha, pb\.Alpha'):
         fresh.get('Alpha')
 
 
@@ -103,6 +104,6 @@ def test_decorator_registration_follows_the_rules(fresh):
 
 
 def test_unknown_kind_is_explained():
-    with pytest.raises(RegistryError, match="close: backbone"):
+    with pytest.raises(RegistryError, match='close: backbone'):
         R.registry_for_kind('backbon')
     assert R.registry_for_kind('heads') is R.HEADS

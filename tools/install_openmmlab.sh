@@ -39,7 +39,7 @@ fi
 VENV=$(cd "$VENV" && pwd)
 PY="$VENV/bin/python"
 PIP=("$PY" -m pip)
-HELPER="$ROOT/framework/openmmlab.py"     # stdlib-only when run as a script (python -I)
+HELPER="$ROOT/tools/openmmlab_stack.py"   # stdlib-only until a check runs (python -I)
 NICE=(nice -n "${FW_NICE:-10}")
 
 MMCV_VERSION=2.1.0
