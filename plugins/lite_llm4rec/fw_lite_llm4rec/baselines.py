@@ -57,7 +57,8 @@ class SASRec(BaseModel):
     def forward(self, inputs, targets=None, target=None, seen=None, mode='tensor'):
         hidden = self.hidden(inputs)
         if mode == 'loss':
-            return {'loss': self.loss_fn(self.scores(hidden), targets)}
+            keep = targets > 0  # score only the positions that have a target
+            return {'loss': self.loss_fn(self.scores(hidden[keep]), targets[keep])}
         scores = self.scores(hidden[:, -1])
         return score_outputs(scores) if mode == 'predict' else scores
 

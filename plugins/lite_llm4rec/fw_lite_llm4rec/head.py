@@ -38,6 +38,5 @@ class ItemProjectionHead(nn.Module):
             if item_matrix is None:
                 raise FwError('a tied ItemProjectionHead needs the adapted item matrix')
             scores = h @ item_matrix.T
-        scores = scores.clone()
-        scores[..., 0] = float('-inf')
+        scores[..., 0] = float('-inf')  # in place: the matmul's backward does not need it
         return scores

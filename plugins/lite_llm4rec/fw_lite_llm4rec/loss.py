@@ -30,4 +30,6 @@ class FullSoftmaxCE(nn.Module):
         scores = scores.reshape(-1, scores.shape[-1]).float()
         targets = targets.reshape(-1)
         keep = targets > 0
-        return self.loss_weight * F.cross_entropy(scores[keep], targets[keep])
+        if not keep.all():
+            scores, targets = scores[keep], targets[keep]
+        return self.loss_weight * F.cross_entropy(scores, targets)

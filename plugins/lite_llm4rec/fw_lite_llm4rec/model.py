@@ -84,7 +84,8 @@ class LiteLLM4Rec(BaseModel):
             vectors = self.train_item_vectors(inputs)
             hidden = self.rec_llm(vectors, inputs)
             if self.rec_llm.readout == 'last' and self.rec_llm.causal:
-                return {'loss': self.loss_fn(self.scores(hidden, vectors), targets)}
+                keep = targets > 0  # score only the positions that have a target
+                return {'loss': self.loss_fn(self.scores(hidden[keep], vectors), targets[keep])}
             user = self.rec_llm.read(hidden, inputs)
             return {'loss': self.loss_fn(self.scores(user, vectors), targets[:, -1])}
         self.refresh_item_vectors()

@@ -45,7 +45,8 @@ class SeqRecTrainData(Dataset):
             (GenRec's CPU default 5); None keeps all.
         max_users (int | None): use only the first ``max_users`` users (tests, smoke runs).
 
-    Items: ``inputs`` [N] item ids and ``targets`` [N] next-item ids (0 = no target).
+    Items: ``inputs`` [N] item ids and ``targets`` [N] next-item ids (0 = no target);
+    ``users`` holds each sample's user.
     """
 
     def __init__(self, data: dict, sample_mode='windows', targets_per_user=None, max_users=None):
@@ -56,7 +57,7 @@ class SeqRecTrainData(Dataset):
                           'softmax over all items (no negative sampling); remove the key')
         users = range(self.data.n_users if max_users is None else min(max_users,
                                                                      self.data.n_users))
-        inputs, targets = [], []
+        inputs, targets, owners = [], [], []
         N = self.max_len
         for u in users:
             seq = self.data.train_sequence(u)
@@ -64,6 +65,7 @@ class SeqRecTrainData(Dataset):
                 for w in train_windows(seq, N):
                     inputs.append(left_pad(w[:-1], N))
                     targets.append(left_pad(w[1:], N))
+                    owners.append(u)
             elif sample_mode == 'prefixes':
                 first = 1 if targets_per_user is None else max(1, len(seq) - targets_per_user)
                 for t in range(first, len(seq)):
@@ -71,12 +73,14 @@ class SeqRecTrainData(Dataset):
                     tgt = np.zeros(N, dtype=np.int64)
                     tgt[-1] = seq[t]
                     targets.append(tgt)
+                    owners.append(u)
             else:
                 raise FwError(f"sample_mode is '{sample_mode}'; expected 'windows' or 'prefixes'")
         self.inputs = torch.as_tensor(np.stack(inputs) if inputs else np.zeros((0, N)),
                                       dtype=torch.long)
         self.targets = torch.as_tensor(np.stack(targets) if targets else np.zeros((0, N)),
                                        dtype=torch.long)
+        self.users = np.asarray(owners, dtype=np.int64)
         self.metainfo = dict(n_items=self.data.n_items)
 
     def __len__(self):
