@@ -7,7 +7,6 @@ same checks for every installed plugin, so a new plugin is checked with no test 
 
 from __future__ import annotations
 
-import ast
 import configparser
 import difflib
 import importlib
@@ -23,19 +22,12 @@ from .errors import FwError
 from .manifest import MANIFEST_FILE, list_configs, read_manifest
 
 RULES = ('layout', 'manifest', 'docstrings', 'configs', 'version', 'readme', 'references')
-#: README sections (``## `` headings, matched at their start, case-insensitive)
-README_SECTIONS = {
-    'install and usage': r'install|usage',
-    'components': r'components',
-    'results': r'results',
-    'tests': r'tests',
-    'deviations': r'deviations',
-    'citation': r'citation',
-    'checklist': r'checklist',
-}
-# (spelt so that a search of the repository for them finds nothing)
-FORBIDDEN = ('spec \u00a7', 'shared/specs', 'shared/seeds', 'llm_common')
-TEXT_SUFFIXES = {'.py', '.md', '.json', '.cfg', '.toml', '.txt', '.yaml', '.yml', '.rst'}
+LAYOUT = 'setup.cfg pyproject.toml README.md tests PKG/__init__.py PKG/plugin.py PKG/manifest.json'
+README_SECTIONS = ('install|usage', 'components', 'results', 'tests', 'deviations', 'citation')
+README_SECTIONS += ('checklist',)  # '## ' headings, matched at their start, in any case
+# text that points at files outside the repository (written so that it does not match itself)
+FORBIDDEN = re.compile(r'spec \u00a7|shared/spec[s]|shared/seed[s]|llm_commo[n]')
+TEXT_FILES = {'.py', '.md', '.json', '.cfg', '.toml', '.txt', '.yaml', '.yml', '.rst'}
 NMS_KEYS = {'nms', 'nms_cfg'}  # mmcv's batched_nms picks its function by this name, no registry
 
 
@@ -67,22 +59,20 @@ def installed() -> dict[str, Source]:
     found = {}
     for p in fw_plugins.discover().values():
         package = p.module.rpartition('.')[0] or p.module
-        builtin = package.startswith('framework.')
-        root = None if builtin or p.package_dir is None else p.package_dir.parent
-        found[p.name] = Source(
-            p.name, package, p.package_dir or Path('?'), p.module, root, p.manifest, p.error
+        root = (
+            None if package.startswith('framework.') or not p.package_dir else p.package_dir.parent
         )
+        found[p.name] = Source(p.name, package, p.package_dir or Path('?'), p.module, root)
+        found[p.name].manifest, found[p.name].error = p.manifest, p.error
     return found
 
 
 def source_at(root: str | Path) -> Source:
-    """A plugin source folder (``setup.cfg`` beside ``fw_<name>/``); made importable here."""
+    """A plugin source folder (``setup.cfg`` beside ``fw_<name>/``), made importable."""
     root = Path(root).resolve()
     packages = [d for d in sorted(root.glob('fw_*')) if (d / MANIFEST_FILE).is_file()]
     if len(packages) != 1:
-        raise FwError(
-            f'{root}: expected one fw_<name>/ folder with a {MANIFEST_FILE}, found {len(packages)}'
-        )
+        raise FwError(f'{root}: expected one fw_<name>/ folder with a {MANIFEST_FILE}')
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
         importlib.invalidate_caches()
@@ -96,55 +86,42 @@ def source_at(root: str | Path) -> Source:
 
 
 def check(src: Source, rules=RULES) -> list[Finding]:
-    """All findings of ``src`` for ``rules`` (empty: the plugin keeps the contract)."""
-    findings = []
-    for rule in rules:
-        findings += [Finding(rule, where, msg) for where, msg in _RULES[rule](src)]
-    return findings
+    """All findings of ``src`` for ``rules`` (none: the plugin keeps the contract)."""
+    return [Finding(rule, where, msg) for rule in rules for where, msg in _RULES[rule](src)]
+
+
+def _read(path: Path) -> str:
+    return path.read_text(errors='replace') if path.is_file() else ''
+
+
+def _imports(src: Source) -> list[str]:
+    items = src.manifest.get('components', []) + src.manifest.get('commands', [])
+    return [item['import'] for item in items]
 
 
 # ---------------------------------------------------------------------------------------- rules
 def _layout(src: Source):
     if src.root is None:
-        return
-    for rel in (
-        'setup.cfg',
-        'pyproject.toml',
-        'README.md',
-        'tests',
-        f'{src.package}/__init__.py',
-        f'{src.package}/plugin.py',
-        f'{src.package}/{MANIFEST_FILE}',
-        f'{src.package}/configs',
-    ):
+        return  # built into the core
+    for rel in LAYOUT.replace('PKG', src.package).split() + [f'{src.package}/configs']:
         if not (src.root / rel).exists():
-            yield rel, 'missing (see `fw new-plugin` for the layout)'
-    for init in sorted(src.package_dir.rglob('__init__.py')):
-        if init.parent != src.package_dir and init.parent.name != 'configs':
-            yield (
-                str(init.parent.relative_to(src.root)),
-                'a subpackage; keep one flat module '
-                'per part of the paper (backbone.py, head.py, loss.py, ...)',
-            )
-    nested = [
-        item['import']
-        for item in _manifest_items(src)
-        if not re.fullmatch(rf'{re.escape(src.package)}\.\w+:[\w.]+', item['import'])
-    ]
+            yield rel, 'missing (`fw new-plugin` writes the layout)'
+    for init in sorted(src.package_dir.glob('*/**/__init__.py')):
+        if 'configs' in init.relative_to(src.package_dir).parts:
+            continue
+        yield (
+            str(init.parent.relative_to(src.root)),
+            'a subpackage; keep one flat module per '
+            'part of the paper (backbone.py, head.py, loss.py, ...)',
+        )
+    flat = re.compile(rf'{src.package}\.\w+:[\w.]+')
+    nested = [target for target in _imports(src) if not flat.fullmatch(target)]
     if nested:
         yield (
             MANIFEST_FILE,
             f'{len(nested)} import(s) not from a top-level module of '
-            f'{src.package}: {", ".join(nested[:3])}{", ..." if len(nested) > 3 else ""}',
+            f'{src.package}: {", ".join(nested[:3])}{", ..." if nested[3:] else ""}',
         )
-
-
-def _manifest_items(src: Source) -> list[dict]:
-    return list(src.manifest.get('components', [])) + list(src.manifest.get('commands', []))
-
-
-def _resolve(target: str):
-    return pkgutil.resolve_name(target)
 
 
 def _manifest(src: Source):
@@ -153,47 +130,42 @@ def _manifest(src: Source):
         return
     if src.manifest.get('name') != src.name:
         yield MANIFEST_FILE, f"'name' is {src.manifest.get('name')!r}, expected {src.name!r}"
-    for target in [src.hook_module] + [item['import'] for item in _manifest_items(src)]:
+    for target in [src.hook_module] + _imports(src):
         try:
-            _resolve(target)
+            pkgutil.resolve_name(target)
         except Exception as e:
             yield MANIFEST_FILE, f"'{target}' does not import: {type(e).__name__}: {e}"
 
 
-def _undocumented(obj, package: str) -> str | None:
-    """Why ``obj``'s docstring falls short, or None: it must name each constructor argument."""
+def undocumented(obj, package: str) -> str | None:
+    """Why ``obj``'s docstring falls short (it must name each constructor argument), or None."""
     own = obj.__dict__.get('__doc__') if isinstance(obj, type) else obj.__doc__
     if not (own or '').strip():
         return 'has no docstring'
+    function, docs = obj, [own]
     if isinstance(obj, type):
         owner = next(k for k in obj.__mro__ if '__init__' in k.__dict__)
         if owner.__module__.split('.')[0] != package.split('.')[0]:
-            return None  # constructor inherited from a library: documented there
-        function, docs = owner.__init__, (own, owner.__doc__, owner.__init__.__doc__)
-    else:
-        function, docs = obj, (own,)
+            return None  # the constructor comes from a library and is documented there
+        function, docs = owner.__init__, [own, owner.__doc__, owner.__init__.__doc__]
     try:
         params = inspect.signature(function).parameters.values()
     except (TypeError, ValueError):
         return None
     text = '\n'.join(d for d in docs if d)
-    missing = [
-        p.name
-        for p in params
-        if p.name not in ('self', 'cls')
-        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        and not re.search(rf'(?<![\w]){re.escape(p.name)}(?![\w])', text)
-    ]
+    missing = [p.name for p in params if p.name not in ('self', 'cls')
+               and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+               and not re.search(rf'(?<!\w){p.name}(?!\w)', text)]  # fmt: skip
     return f'docstring does not name argument(s) {", ".join(missing)}' if missing else None
 
 
 def _docstrings(src: Source):
     for item in src.manifest.get('components', []):
         try:
-            obj = _resolve(item['import'])
+            obj = pkgutil.resolve_name(item['import'])
         except Exception:
             continue  # the manifest rule reports it
-        problem = _undocumented(obj, src.package)
+        problem = undocumented(obj, src.package)
         if problem:
             yield f'{item["kind"]} {src.name}.{item["name"]}', problem
 
@@ -203,12 +175,10 @@ def _activate(src: Source) -> None:
 
     plugin = fw_plugins.discover().get(src.name)
     if plugin is not None and plugin.package_dir == src.package_dir:
-        fw_plugins.activate(src.name)
-        return
+        return fw_plugins.activate(src.name)
     registry.register_manifest(src.name, src.manifest.get('components', []))
     hook = getattr(importlib.import_module(src.hook_module), 'fw_register', None)
-    if hook is not None:
-        hook(registries=registry)
+    return hook(registries=registry) if hook else None
 
 
 def _types(node, path=''):
@@ -229,10 +199,8 @@ def _registries(scope: str) -> list:
 
     from . import registry
 
-    found, stack = (
-        list(registry.KINDS.values()),
-        [r for r in vars(root).values() if isinstance(r, Registry)],
-    )
+    found = list(registry.KINDS.values())
+    stack = [r for r in vars(root).values() if isinstance(r, Registry)]
     while stack:
         reg = stack.pop()
         found += [reg] if reg.scope == scope else []
@@ -240,7 +208,7 @@ def _registries(scope: str) -> list:
     return found
 
 
-def _resolves(name: str, scope: str, registries: list) -> str | None:
+def _unresolved(name: str, scope: str, registries: list) -> str | None:
     """None when a registry of the config's scope knows ``name``; else why not."""
     known: set[str] = set()
     for reg in registries:
@@ -252,20 +220,16 @@ def _resolves(name: str, scope: str, registries: list) -> str | None:
                 return str(e)
         except Exception:
             pass
-        known.update(
-            reg.module_dict, (e.qualname for e in getattr(reg, '_fw_entries', {}).values())
-        )
+        known.update(reg.module_dict, [e.qualname for e in getattr(reg, 'entries', list)()])
     close = difflib.get_close_matches(name, sorted(known), n=3)
     return f"'{name}' is in no registry of scope {scope}" + (
-        f'; close: {", ".join(close)}' if close else ''
-    )
+        f"; close: {', '.join(close)}" if close else '')  # fmt: skip
 
 
 def _configs(src: Source):
     from mmengine.config import Config
 
     from .openmmlab import import_toolkit
-    from .train import core_config_dir
 
     if src.error:
         return  # the manifest rule reports it
@@ -282,20 +246,16 @@ def _configs(src: Source):
         except Exception as e:
             yield f'configs/{where}', f'does not load: {type(e).__name__}: {e}'
             continue
-        for base in cfg.get('fw_base', []):
-            if not (core_config_dir() / base).is_file():
-                yield f'configs/{where}', f"fw_base names '{base}', not in {core_config_dir()}"
         scope = cfg.get('default_scope') or 'fw'
         if scope in ('mmdet', 'mmseg'):
             import_toolkit(scope)
         registries = _registries(scope)
         for key, type_name in dict(_types(cfg)).items():
-            miss = _resolves(type_name, scope, registries)
+            miss = _unresolved(type_name, scope, registries)
             if miss:
                 misses.setdefault(f'{key}.type: {miss}', []).append(where)
     for miss, wheres in misses.items():
-        more = f' and {len(wheres) - 1} more' if len(wheres) > 1 else ''
-        yield f'configs/{wheres[0]}{more}', miss
+        yield f'configs/{wheres[0]}{f" and {len(wheres) - 1} more" if wheres[1:] else ""}', miss
 
 
 def _version(src: Source):
@@ -307,97 +267,66 @@ def _version(src: Source):
     if meta.get('metadata', 'version', fallback=None) != want:
         yield 'setup.cfg', f"[metadata] version must be '{want}' (the version is stated once)"
     init = src.package_dir / '__init__.py'
-    tree = ast.parse(init.read_text()) if init.is_file() else ast.Module(body=[])
-    if not any(
-        isinstance(n, ast.Assign)
-        and any(getattr(t, 'id', '') == '__version__' for t in n.targets)
-        and isinstance(n.value, ast.Constant)
-        for n in tree.body
-    ):
+    if not re.search(r"""(?m)^__version__ = ['"][^'"]+['"]""", _read(init)):
         yield f'{src.package}/__init__.py', "no __version__ = '<version>' string"
-    literal = re.compile(r"""(['"]version['"]\s*:\s*['"]\d|__version__\s*=\s*['"]|version='\d)""")
+    literal = re.compile(r"""['"]version['"]\s*:\s*['"]\d|__version__\s*=\s*['"]|version=['"]\d""")
     for path in sorted(src.package_dir.rglob('*.py')):
-        if path != init and literal.search(path.read_text()):
+        if path != init and literal.search(_read(path)):
             yield str(path.relative_to(src.root)), 'states a version; use the package __version__'
     if re.search(r'(?m)^version\s*=', _read(src.root / 'pyproject.toml')):
         yield 'pyproject.toml', 'states a version; it belongs in fw_<name>/__init__.py only'
 
 
-def _read(path: Path) -> str:
-    return path.read_text(errors='replace') if path.is_file() else ''
-
-
 def _readme(src: Source):
-    if src.root is None:
+    text = _read(src.root / 'README.md') if src.root else None
+    if text == '':
+        yield 'README.md', 'missing; start from the template that `fw new-plugin` writes'
+    if not text:
         return
-    if not (src.root / 'README.md').is_file():
-        yield 'README.md', 'missing; start from the template `fw new-plugin` writes'
-        return
-    text = _read(src.root / 'README.md')
     parts = re.split(r'(?m)^## +', text)
     if not text.startswith('# ') or 'http' not in parts[0]:
-        yield (
-            'README.md',
-            "must start with '# <title>' and link to the paper before the first section",
-        )
-    sections = {p.splitlines()[0].strip().lower(): p for p in parts[1:] if p.strip()}
-    for label, pattern in README_SECTIONS.items():
+        yield 'README.md', "start with '# <title>' and link to the paper before the first '## '"
+    sections = {part.splitlines()[0].strip().lower(): part for part in parts[1:] if part.strip()}
+    for pattern in README_SECTIONS:
         body = next((b for h, b in sections.items() if re.match(pattern, h)), None)
         if body is None:
-            yield 'README.md', f"no '## {label.capitalize()}' section"
-        elif label == 'components' and not re.search(r'(?m)^\|.*\|', body):
-            yield 'README.md', 'the Components section has no table (paper part -> name -> file)'
-        elif label == 'citation' and not re.search(r'@\w+\{', body):
+            yield 'README.md', f"no '## {pattern.split('|')[-1].capitalize()}' section"
+        elif pattern == 'components' and not re.search(r'(?m)^\|.*\|', body):
+            yield 'README.md', 'the Components section has no table (paper part, name, file)'
+        elif pattern == 'citation' and not re.search(r'@\w+\{', body):
             yield 'README.md', 'the Citation section has no BibTeX entry'
 
 
 def _references(src: Source):
     base = src.root or src.package_dir
-    for path in sorted(base.rglob('*')):
-        if (
-            path.suffix not in TEXT_SUFFIXES
-            or '__pycache__' in path.parts
-            or any(part.endswith('.egg-info') for part in path.parts)
-        ):
+    for path in sorted(p for p in base.rglob('*') if p.suffix in TEXT_FILES):
+        if '__pycache__' in path.parts or any(p.endswith('.egg-info') for p in path.parts):
             continue
-        lines = [
-            (n, f)
-            for n, line in enumerate(_read(path).splitlines(), 1)
-            for f in FORBIDDEN
-            if f in line
-        ]
+        lines = [(n, hit[0]) for n, line in enumerate(_read(path).splitlines(), 1)
+                 for hit in [FORBIDDEN.search(line)] if hit]  # fmt: skip
         if lines:
             yield (
                 f'{path.relative_to(base)}:{",".join(str(n) for n, _ in lines)}',
-                f'refers to {lines[0][1]!r}, a file outside the repository; cite the paper '
-                '(section, equation, table) instead',
+                f"refers to '{lines[0][1]}', outside the repository; cite the paper instead",
             )
 
 
-_RULES = {
-    'layout': _layout,
-    'manifest': _manifest,
-    'docstrings': _docstrings,
-    'configs': _configs,
-    'version': _version,
-    'readme': _readme,
-    'references': _references,
-}
+_RULES = dict(layout=_layout, manifest=_manifest, docstrings=_docstrings, configs=_configs,
+              version=_version, readme=_readme, references=_references)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Check the named plugins or folders (default: every installed plugin); 1 if any finding."""
-    argv = sys.argv[1:] if argv is None else argv
+    """Check the named plugins or folders (default: every installed plugin); 1 on a finding."""
     sources = installed()
+    argv = sys.argv[1:] if argv is None else argv
     chosen = [source_at(a) if Path(a).is_dir() else sources[a] for a in argv] or sources.values()
-    bad = 0
+    failed = False
     for src in chosen:
         findings = check(src)
-        bad += len(findings)
-        print(f'{src.name}: {"ok" if not findings else f"{len(findings)} finding(s)"}')
-        for finding in findings:
-            print(f'  {finding}')
-    return 1 if bad else 0
+        failed = failed or bool(findings)
+        print(f'{src.name}: {len(findings) or "no"} finding(s)')
+        print(''.join(f'  {finding}\n' for finding in findings), end='')
+    return int(failed)
 
 
 if __name__ == '__main__':

@@ -75,7 +75,8 @@ def _readme_without_citation(root: Path, pkg: Path) -> None:
 
 
 def _outside_reference(root: Path, pkg: Path) -> None:
-    _edit(pkg / 'head.py', 'head g between', 'head g (shared/specs/x.md, spec \u00a73) between')
+    outside = 'shared/' + 'specs/x.md, spec \u00a73'  # split: the repository must not match
+    _edit(pkg / 'head.py', 'head g between', f'head g ({outside}) between')
 
 
 BREAKS = {
