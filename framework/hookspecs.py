@@ -18,10 +18,12 @@ def fw_plugin_info() -> dict:
 
     ``fw doctor`` checks ``requires`` against what is installed. Example::
 
+        from fw_amcl import __version__  # the version is stated once, in the package
+
         @hookimpl
         def fw_plugin_info():
             return {'name': 'amcl', 'paper': 'Adaptive Multi-head Contrastive Learning',
-                    'version': '0.1.0', 'config_dir': 'configs',
+                    'version': __version__, 'config_dir': 'configs',
                     'requires': {'torch': '>=2.1', 'mmengine': '>=0.10.7,<1.0'}}
     """
 
@@ -31,13 +33,13 @@ def fw_register(registries) -> None:
     """Register components that the manifest cannot declare statically.
 
     The core already registers every manifest entry lazily as ``<plugin>.<Name>``; use this hook
-    for dynamic cases, e.g. a child registry under mmdet's. ``registries`` is
-    :mod:`framework.registry`. Example::
+    for dynamic cases, e.g. the child registries under mmdet's of a plugin whose configs are
+    mmdet configs. ``registries`` is :mod:`framework.registry`. Example::
 
         @hookimpl
         def fw_register(registries):
-            from my_detector.registry import MODELS as MY_MODELS  # a child of mmdet's MODELS
-            registries.MODELS.add_lazy('my_detector', 'Detector', 'my_detector.model:Detector')
+            from framework import mm_registries
+            mm_registries('my_detector', 'mmdet')  # its manifest, in children of mmdet's
     """
 
 
