@@ -74,8 +74,7 @@ def variant_gain(model, layer: int, matrix: str, variant: str) -> torch.Tensor |
     gain = model.model.norm.weight.detach()
     if variant == 'C':
         if matrix == 'down':
-            raise FwError('variant C is the direction a neuron reads: it applies to --matrix up or '
-                          'gate; use A or B for down (the output direction)')
+            raise FwError('variant C applies to --matrix up or gate (the direction a neuron reads)')
         gain = gain * model.model.layers[layer].post_attention_layernorm.weight.detach()
     return gain
 
@@ -152,7 +151,8 @@ class NeuronDecoder:
         if variant not in VARIANTS:
             raise FwError(f"variant '{variant}': choose A, B or C")
         if variant == 'C' and matrix == 'down':
-            variant_gain(None, 0, matrix, variant)
+            raise FwError('variant C is the direction a neuron reads: it applies to --matrix up '
+                          'or gate; use A or B for down (the output direction)')
         apply_scale(torch.ones(1, 4), scale)   # validate early
         if dtype not in ('float32', 'float64'):
             raise FwError(f"dtype '{dtype}': decode in float32 or float64 (bf16 flips near-ties)")
@@ -174,7 +174,10 @@ class NeuronDecoder:
                 from framework.llm.models import load_causal_lm, load_tokenizer
 
                 self._model = load_causal_lm(self.source, dtype=DTYPES[self.load_dtype])
-                self.tokenizer = load_tokenizer(self.source)
+                try:
+                    self.tokenizer = load_tokenizer(self.source)
+                except (OSError, ValueError):   # no tokenizer files: the atlas shows '<id>'
+                    self.tokenizer = None
             check_layout(self._model)
         return self._model
 
