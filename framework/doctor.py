@@ -1,7 +1,7 @@
 """``fw doctor``: the installed stack against what the core and each plugin declare.
 
-Also the checks of the compiled OpenMMLab stack (mmcv ops, mmdet, mmseg) that
-``tools/install_openmmlab.sh`` runs after an install. Only the standard library is imported at
+Also the check of mmcv's compiled ops that ``tools/install_openmmlab.sh`` runs after an
+install. Only the standard library is imported at
 the top: the install script loads this module before the core's dependencies may be installed.
 """
 
@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Callable
 
 MMCV_VERSION = '2.1.0'  # newest mmcv that mmdet 3.3.0 and mmseg 1.2.2 accept (both assert < 2.2.0)
-MMDET_VERSION = '3.3.0'
-MMSEG_VERSION = '1.2.2'
 VENV_STAMP = 'fw-openmmlab.json'  # written into the environment (sys.prefix) by the install
 # name shown -> distribution name
 STACK = {
@@ -48,7 +46,7 @@ def version_of(dist: str | None) -> str | None:
         return None
 
 
-def _run(name: str, fn: Callable[[], str]) -> Check:
+def run_check(name: str, fn: Callable[[], str]) -> Check:
     try:
         return name, True, fn()
     except Exception as exc:  # a check reports, it never raises
@@ -134,46 +132,19 @@ def check_mmcv_ops(build_record: dict | None = None) -> list[Check]:
             )
         return f'torch {record["torch"]}'
 
-    rows = [_run('mmcv version', version)]
+    rows = [run_check('mmcv version', version)]
     if rows[-1][1]:
-        rows.append(_run('mmcv._ext', ext))
+        rows.append(run_check('mmcv._ext', ext))
     if not rows[-1][1]:
         return rows
     return rows + [
-        _run(name, fn)
+        run_check(name, fn)
         for name, fn in (
             ('mmcv.ops.nms', nms),
             ('mmcv.ops.batched_nms', batched_nms),
             ('mmcv compiler', compiler),
             ('mmcv built for', built_for_torch),
         )
-    ]
-
-
-def check_toolkits() -> list[Check]:
-    """mmdet / mmseg / pycocotools versions and whether their model packages import (~5 s)."""
-
-    def toolkit(dist: str, want: str, module: str) -> Callable[[], str]:
-        def fn() -> str:
-            found = version_of(dist)
-            if found is None:
-                raise RuntimeError(f'{dist} is not installed: {REINSTALL}')
-            if found != want:
-                raise RuntimeError(f'{dist} {found} installed, fw is tested with {want}')
-            __import__(module)
-            return f'{found}; import {module} ok'
-
-        return fn
-
-    def pycocotools() -> str:
-        from pycocotools.cocoeval import COCOeval  # noqa: F401  (C extension + numpy)
-
-        return version_of('pycocotools') or '?'
-
-    return [
-        _run('mmdet', toolkit('mmdet', MMDET_VERSION, 'mmdet.models')),
-        _run('mmsegmentation', toolkit('mmsegmentation', MMSEG_VERSION, 'mmseg.models')),
-        _run('pycocotools', pycocotools),
     ]
 
 

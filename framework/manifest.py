@@ -18,27 +18,10 @@ from pathlib import Path
 from .errors import FwError
 
 MANIFEST_FILE = 'manifest.json'
-KNOWN_KINDS = (
-    'backbone',
-    'neck',
-    'head',
-    'loss',
-    'cache',
-    'model',
-    'dataset',
-    'metric',
-    'transform',
-    'hook',
-    'loop',
-    'data_sampler',
-    'optimizer',
-    'optim_wrapper',
-    'param_scheduler',
-    'evaluator',
-    'task_util',
-    'visualizer',
-    'function',
-    'model_wrapper',
+# the kinds of framework.registry.KINDS (kept here: listing must not import mmengine)
+KNOWN_KINDS = tuple(
+    'backbone neck head loss cache model dataset metric transform hook loop data_sampler optimizer '
+    'optim_wrapper param_scheduler evaluator task_util visualizer function model_wrapper'.split()
 )
 
 

@@ -244,27 +244,12 @@ VISBACKENDS = _child(mm.VISBACKENDS, 'vis_backend')
 LOG_PROCESSORS = _child(mm.LOG_PROCESSORS, 'log_processor')
 FUNCTIONS = _child(mm.FUNCTIONS, 'function')
 
+# kind -> registry, for manifests and `fw list` (backbones, necks, heads, losses: the model table)
 KINDS: dict[str, FwRegistry] = {
-    'backbone': BACKBONES,
-    'neck': NECKS,
-    'head': HEADS,
-    'loss': LOSSES,
-    'cache': CACHES,
-    'model': MODELS,
-    'dataset': DATASETS,
-    'metric': METRICS,
-    'transform': TRANSFORMS,
-    'hook': HOOKS,
-    'loop': LOOPS,
-    'data_sampler': DATA_SAMPLERS,
-    'optimizer': OPTIMIZERS,
-    'optim_wrapper': OPTIM_WRAPPERS,
-    'param_scheduler': PARAM_SCHEDULERS,
-    'evaluator': EVALUATOR,
-    'task_util': TASK_UTILS,
-    'visualizer': VISUALIZERS,
-    'function': FUNCTIONS,
-    'model_wrapper': MODEL_WRAPPERS,
+    reg.kind: reg
+    for reg in [BACKBONES, NECKS, HEADS, LOSSES, CACHES, MODELS, DATASETS, METRICS, TRANSFORMS]
+    + [HOOKS, LOOPS, DATA_SAMPLERS, OPTIMIZERS, OPTIM_WRAPPERS, PARAM_SCHEDULERS, EVALUATOR]
+    + [TASK_UTILS, VISUALIZERS, FUNCTIONS, MODEL_WRAPPERS]
 }
 
 

@@ -4,7 +4,7 @@ install. Standard library only until a check runs; run with the environment's in
     python -I tools/openmmlab_stack.py key      # mmcv-2.1.0_torch-2.13.0+cpu_cp311_linux_x86_64
     python -I tools/openmmlab_stack.py check [--meta FILE] [--toolkits]   # exit 1 if one fails
 
-The checks are fw doctor's (framework/doctor.py), imported from this repository.
+The mmcv ops check is fw doctor's (framework/doctor.py), imported from this repository.
 """
 
 from __future__ import annotations
@@ -15,10 +15,14 @@ import sys
 import sysconfig
 from importlib import metadata
 from pathlib import Path
+from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this repository's framework/
 
-from framework.doctor import MMCV_VERSION, check_mmcv_ops, check_toolkits  # noqa: E402
+from framework.doctor import MMCV_VERSION, REINSTALL, Check, check_mmcv_ops, run_check, version_of
+
+MMDET_VERSION = '3.3.0'
+MMSEG_VERSION = '1.2.2'
 
 
 def wheel_key() -> str:
@@ -34,6 +38,33 @@ def wheel_key() -> str:
     py_tag = f'{sys.implementation.name[:2]}{sys.version_info.major}{sys.version_info.minor}'
     platform = sysconfig.get_platform().replace('-', '_').replace('.', '_')
     return f'mmcv-{MMCV_VERSION}_torch-{torch_version}_{py_tag}_{platform}'
+
+
+def check_toolkits() -> list[Check]:
+    """mmdet / mmseg / pycocotools versions and whether their model packages import (~5 s)."""
+
+    def toolkit(dist: str, want: str, module: str) -> Callable[[], str]:
+        def fn() -> str:
+            found = version_of(dist)
+            if found is None:
+                raise RuntimeError(f'{dist} is not installed: {REINSTALL}')
+            if found != want:
+                raise RuntimeError(f'{dist} {found} installed, fw is tested with {want}')
+            __import__(module)
+            return f'{found}; import {module} ok'
+
+        return fn
+
+    def pycocotools() -> str:
+        from pycocotools.cocoeval import COCOeval  # noqa: F401  (C extension + numpy)
+
+        return version_of('pycocotools') or '?'
+
+    return [
+        run_check('mmdet', toolkit('mmdet', MMDET_VERSION, 'mmdet.models')),
+        run_check('mmsegmentation', toolkit('mmsegmentation', MMSEG_VERSION, 'mmseg.models')),
+        run_check('pycocotools', pycocotools),
+    ]
 
 
 def main(argv: list[str]) -> int:
