@@ -4,6 +4,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import pkgutil
 import socket
 import subprocess
 import sys
@@ -15,17 +16,8 @@ from . import plugins as fw_plugins
 from .errors import FwError
 from .manifest import normalise_kind
 
-BUILTIN_HELP_ORDER = ['list', 'plugins', 'configs', 'train', 'test', 'new-plugin', 'doctor']
-
-
-def _import_target(target: str):
-    import importlib
-
-    module_name, _, attr = target.partition(':')
-    obj = importlib.import_module(module_name)
-    for part in attr.split('.'):
-        obj = getattr(obj, part)
-    return obj
+BUILTIN_HELP_ORDER = ['list', 'show', 'plugins', 'configs', 'train', 'test', 'report', 'new-plugin',
+                      'doctor']
 
 
 class PluginGroup(click.Group):
@@ -55,7 +47,7 @@ class PluginGroup(click.Group):
         if spec is not None and name not in self.commands:
             # the plugin's components must be buildable inside its commands, as in `fw train`
             fw_plugins.activate(self.plugin.name)
-            command = _import_target(spec['import'])
+            command = pkgutil.resolve_name(spec['import'])
             if not isinstance(command, click.Command):
                 raise FwError(f"{spec['import']} (command '{name}' of plugin "
                               f'{self.plugin.name}) is not a click command')
@@ -106,6 +98,23 @@ class FwCLI(click.Group):
 def cli(ctx, debug):
     """fw: registries, plugins and training for research on learned projections."""
     ctx.obj = {'debug': debug}
+    if fw_plugins.strict() and ctx.invoked_subcommand not in ('plugins', 'doctor', None):
+        _check_strict(fw_plugins.load_all())
+
+
+def _width() -> int:
+    import shutil
+    return shutil.get_terminal_size((100, 24)).columns
+
+
+def _fit(line: str, width: int) -> str:
+    return line if len(line) <= width else line[:width - 3] + '...'
+
+
+def _no_plugins_message() -> str:
+    if os.environ.get('FW_LOAD_PLUGINS', None) is not None and not fw_plugins._wanted():
+        return 'no plugins loaded: FW_LOAD_PLUGINS is set and empty (unset it to load all)'
+    return 'no plugins installed (fw new-plugin NAME writes one)'
 
 
 def _check_strict(plugins) -> None:
@@ -131,10 +140,13 @@ def _components(plugins, plugin_filter=None):
 @click.argument('pattern', required=False)
 @click.option('--plugin', 'plugin_filter', help='Only this plugin.')
 @click.option('--json', 'as_json', is_flag=True, help='Machine-readable output.')
-def list_cmd(kind, pattern, plugin_filter, as_json):
+@click.option('--args', 'args_of', metavar='NAME', help="A component's signature and docstring.")
+def list_cmd(kind, pattern, plugin_filter, as_json, args_of):
     """List registered components: fw list [KIND] [PATTERN] (PATTERN is a shell wildcard)."""
     from .manifest import KNOWN_KINDS
 
+    if args_of:
+        return _show(args_of)
     plugins = fw_plugins.load_all()
     _check_strict(plugins)
     if kind and normalise_kind(kind) not in KNOWN_KINDS and pattern is None:
@@ -154,11 +166,46 @@ def list_cmd(kind, pattern, plugin_filter, as_json):
         return
     if not rows:
         click.echo('nothing registered matches' if (kind or pattern or plugin_filter)
-                   else 'no plugins installed (fw new-plugin NAME writes one)')
+                   else _no_plugins_message())
         return
     width = max(len(r['name']) for r in rows)
     for r in sorted(rows, key=lambda r: (r['kind'], r['name'])):
-        click.echo(f"{r['kind']:<10} {r['name']:<{width}}  {r['summary']}")
+        click.echo(_fit(f"{r['kind']:<10} {r['name']:<{width}}  {r['summary']}", _width()))
+
+
+def _show(name: str) -> None:
+    import inspect
+    import pkgutil
+
+    plugins = fw_plugins.discover()
+    rows = [r for r in _components(plugins)
+            if name in (r['name'], r['name'].split('.', 1)[1])]
+    if not rows:
+        import difflib
+        names = [r['name'] for r in _components(plugins)]
+        close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+        raise FwError(f"no component '{name}'" + (f"; close: {', '.join(close)}" if close else '')
+                      + '; `fw list` lists them')
+    if len(rows) > 1:
+        raise FwError(f"'{name}' is ambiguous: {', '.join(r['name'] for r in rows)}; "
+                      f'use the qualified name')
+    row = rows[0]
+    fw_plugins.activate(row['plugin'])
+    obj = pkgutil.resolve_name(row['import'])
+    try:
+        signature = str(inspect.signature(obj))
+    except (TypeError, ValueError):
+        signature = '(...)'
+    click.echo(f"{row['name']}{signature}\n  {row['kind']} of plugin {row['plugin']}, "
+               f"{row['import']}\n")
+    click.echo(inspect.getdoc(obj) or '(no docstring)')
+
+
+@cli.command('show')
+@click.argument('name')
+def show_cmd(name):
+    """A component's constructor signature and docstring (same as fw list --args NAME)."""
+    _show(name)
 
 
 @cli.command('plugins')
@@ -174,30 +221,44 @@ def plugins_cmd(as_json):
         click.echo(json.dumps(rows, indent=2))
         return
     if not rows:
-        click.echo('no plugins installed')
+        click.echo(_no_plugins_message())
     for r in rows:
         line = f"{r['name']:<16} {r['dist']:<20} {r['version']:<10} {r['status']}"
         if r['status'] == 'ok':
             line += f"  ({r['components']} components, {r['configs']} configs)"
         else:
             line += f"  {r['error']}"
-        click.echo(line)
+        click.echo(_fit(line, _width()))
+    if fw_plugins.strict() and any(r['status'] != 'ok' for r in rows):
+        raise FwError('a plugin failed to load and FW_STRICT_PLUGINS=1')
 
 
 @cli.command('configs')
 @click.argument('plugin')
+@click.option('--path', 'show_path', is_flag=True, help='Show each config file.')
 @click.option('--json', 'as_json', is_flag=True)
-def configs_cmd(plugin, as_json):
-    """The configs PLUGIN ships (names usable with fw train)."""
-    record = fw_plugins.discover().get(plugin) or fw_plugins.get(plugin)
-    if record.status != 'ok':
-        fw_plugins.get(plugin)
-    configs = record.configs()
+def configs_cmd(plugin, show_path, as_json):
+    """The configs PLUGIN ships (names for fw train), each with its first comment line.
+
+    A config of your own inherits one with _base_ = 'PLUGIN::CONFIG' (e.g. 'amcl::amcl_simclr_digits')."""
+    configs = fw_plugins.get(plugin).configs()
+    rows = {name: {'path': str(path), 'summary': _first_comment(path)}
+            for name, path in configs.items()}
     if as_json:
-        click.echo(json.dumps({k: str(v) for k, v in configs.items()}, indent=2))
+        click.echo(json.dumps(rows, indent=2))
         return
-    for name in configs:
-        click.echo(name)
+    width = max((len(n) for n in rows), default=0)
+    for name, row in rows.items():
+        click.echo(_fit(f"{name:<{width}}  {row['path'] if show_path else row['summary']}",
+                        10**6 if show_path else _width()))
+
+
+def _first_comment(path) -> str:
+    with open(path) as f:
+        for line in f:
+            if line.strip():
+                return line.strip().lstrip('#').strip() if line.lstrip().startswith('#') else ''
+    return ''
 
 
 def _overrides(cfg_options, extra) -> list[str]:
@@ -218,6 +279,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+_VERBOSE = click.option('-v', '--verbose', is_flag=True,
+                        help="Also show mmengine's own output (config dump, hooks, log lines).")
+_STRICT = click.option('--strict/--no-strict', default=True, show_default=True,
+                       help='A checkpoint whose keys do not match the model is an error.')
+
+
 @cli.command('train')
 @click.argument('plugin')
 @click.argument('config')
@@ -229,10 +296,14 @@ def _free_port() -> int:
 @click.option('--launcher', type=click.Choice(['none', 'pytorch', 'slurm']), default='none')
 @click.option('--nproc', type=int, default=1, help='Start N processes with torchrun (DDP).')
 @click.option('--seed', type=int, help='Random seed.')
-def train_cmd(plugin, config, overrides, work_dir, resume, cfg_options, launcher, nproc, seed):
+@_VERBOSE
+@_STRICT
+def train_cmd(plugin, config, overrides, work_dir, resume, cfg_options, launcher, nproc, seed,
+              verbose, strict):
     """Train CONFIG (a packaged config name or a path) of PLUGIN.
 
-    Overrides may follow --cfg-options as in mmengine (--cfg-options a=1 b=2) or be repeated."""
+    Overrides may follow --cfg-options as in mmengine (--cfg-options a=1 b=2) or be repeated.
+    Ctrl-C (or SIGTERM) stops cleanly; --resume continues exactly where the last checkpoint was."""
     opts = _overrides(cfg_options, overrides)
     if nproc > 1 and 'LOCAL_RANK' not in os.environ:
         from . import train as fw_train  # check the config here: one clear error, not N
@@ -247,12 +318,28 @@ def train_cmd(plugin, config, overrides, work_dir, resume, cfg_options, launcher
             args.append('--resume')
         if seed is not None:
             args += ['--seed', str(seed)]
+        if verbose:
+            args.append('--verbose')
+        if not strict:
+            args.append('--no-strict')
         for o in opts:
             args += ['--cfg-options', o]
         sys.exit(subprocess.call(args))
     from . import train as fw_train
-    fw_train.train(plugin, config, work_dir=work_dir, resume=resume, cfg_options=opts,
-                   launcher=launcher, seed=seed)
+    from .runstate import Interrupted
+    try:
+        runner = fw_train.train(plugin, config, work_dir=work_dir, resume=resume,
+                                cfg_options=opts, launcher=launcher, seed=seed,
+                                verbose=verbose, strict=strict)
+    except Interrupted as e:
+        import shlex
+        again = ['fw', 'train', plugin, config, '--resume'] + \
+            (['--work-dir', work_dir] if work_dir else []) + \
+            (['--seed', str(seed)] if seed is not None else []) + \
+            [a for o in opts for a in ('--cfg-options', o)]
+        raise Interrupted(f'{e}; continue with: {shlex.join(again)}', e.exit_code) from None
+    for line in getattr(runner, 'fw_summary', []):
+        click.echo(line)
 
 
 @cli.command('test')
@@ -262,15 +349,42 @@ def train_cmd(plugin, config, overrides, work_dir, resume, cfg_options, launcher
 @click.argument('overrides', nargs=-1, metavar='[KEY=VALUE]...')
 @click.option('--work-dir')
 @click.option('--cfg-options', multiple=True, metavar='KEY=VALUE')
-@click.option('--json', 'as_json', is_flag=True, help='Print the metrics as JSON.')
-def test_cmd(plugin, config, checkpoint, overrides, work_dir, cfg_options, as_json):
-    """Evaluate CHECKPOINT with CONFIG's test set and metric."""
+@click.option('--json', 'as_json', is_flag=True, help='Print only the metrics, as JSON.')
+@_VERBOSE
+@_STRICT
+def test_cmd(plugin, config, checkpoint, overrides, work_dir, cfg_options, as_json, verbose,
+             strict):
+    """Evaluate CHECKPOINT with CONFIG's test split (its validation split if it has none)."""
+    import contextlib
+
     from . import train as fw_train
-    metrics = fw_train.test(plugin, config, checkpoint, work_dir=work_dir,
-                            cfg_options=_overrides(cfg_options, overrides))
+    with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+        metrics = fw_train.test(plugin, config, checkpoint, work_dir=work_dir,
+                                cfg_options=_overrides(cfg_options, overrides),
+                                verbose=verbose, strict=strict)
+    metrics = {k: float(v) if hasattr(v, '__float__') else v for k, v in (metrics or {}).items()}
     if as_json:
-        click.echo(json.dumps({k: float(v) if hasattr(v, '__float__') else v
-                               for k, v in (metrics or {}).items()}))
+        click.echo(json.dumps(metrics))
+    else:
+        width = max((len(k) for k in metrics), default=0)
+        for key, value in metrics.items():
+            click.echo(f'{key:<{width}}  {value:.4f}' if isinstance(value, float)
+                       else f'{key:<{width}}  {value}')
+
+
+@cli.command('report')
+@click.argument('work_dir', type=click.Path(file_okay=False))
+@click.option('--json', 'as_json', is_flag=True, help='The summary as JSON.')
+def report_cmd(work_dir, as_json):
+    """Plot WORK_DIR's logged scalars (losses, metrics, learning rate, ...) to WORK_DIR/report.png
+    and print a one-screen summary."""
+    from .report import report
+    result = report(work_dir)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        for line in result['text']:
+            click.echo(line)
 
 
 @cli.command('new-plugin')
@@ -278,7 +392,14 @@ def test_cmd(plugin, config, checkpoint, overrides, work_dir, cfg_options, as_js
 @click.option('--dir', 'directory', default='.', help='Where to write fw-NAME/.')
 def new_plugin_cmd(name, directory):
     """Write a complete third-party plugin to DIR/fw-NAME/."""
+    from importlib import metadata
+
     from .scaffold import write_plugin
+    installed = {ep.name: ep.dist.name if ep.dist else '?'
+                 for ep in metadata.entry_points(group=fw_plugins.ENTRY_POINT_GROUP)}
+    if name in installed:
+        raise FwError(f"a plugin named '{name}' is installed ({installed[name]}); installing a "
+                      f'new one under that name would replace it: choose another name')
     path = write_plugin(name, directory)
     click.echo(f'wrote {path}\nnext: pip install -e {path} && fw list --plugin {name} && '
                f'fw train {name} demo')
@@ -286,8 +407,13 @@ def new_plugin_cmd(name, directory):
 
 @cli.command('doctor')
 @click.option('--json', 'as_json', is_flag=True)
-def doctor_cmd(as_json):
+@click.option('--contract', 'contract', multiple=True, metavar='PLUGIN|FOLDER',
+              help='Check the plugin contract instead (repeat; "all" for every plugin).')
+def doctor_cmd(as_json, contract):
     """Versions of the stack against what each plugin declares; one line per problem."""
+    if contract:
+        from .contract import main as check_contract
+        sys.exit(check_contract([] if 'all' in contract else list(contract)))
     from .doctor import run_doctor
     report = run_doctor()
     if as_json:
@@ -318,8 +444,9 @@ def main(argv=None) -> None:
     except FwError as e:
         if debug:
             raise
-        click.echo(f'fw: error: {e}', err=True)
-        sys.exit(2)
+        code = getattr(e, 'exit_code', 2)
+        click.echo(f"fw: {'' if code != 2 else 'error: '}{e}", err=True)
+        sys.exit(code)
 
 
 if __name__ == '__main__':

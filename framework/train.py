@@ -13,6 +13,8 @@ import difflib
 import importlib.util
 import os
 import os.path as osp
+import signal
+import sys
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -49,6 +51,41 @@ def resolve_config(plugin: fw_plugins.Plugin, config: str) -> Path:
     return configs[config]
 
 
+def _shipped_config(ref: str, filename: str) -> str | None:
+    """``'amcl::amcl_simclr_digits'`` (a plugin's config by name), ``'amcl::_base_/x.py'`` (a
+    path in its configs folder; ``fw_amcl::`` works too) or ``'fw::default_runtime.py'`` (the
+    core's base configs) -> the file; None for anything else (mmengine's ``mmdet::`` and paths)."""
+    scope, sep, rel = ref.partition('::')
+    name = scope[3:] if scope.startswith('fw_') else scope
+    plugins = fw_plugins.discover()
+    if not sep or (scope != 'fw' and name not in plugins):
+        return None
+    root = core_config_dir() if scope == 'fw' else plugins[name].config_dir
+    shipped = {} if scope == 'fw' else plugins[name].configs()
+    path = shipped.get(rel) or (root / rel if root else None)
+    if path is None or not Path(path).is_file():
+        listing = '`fw configs NAME`' if scope == 'fw' else f'`fw configs {name}`'
+        raise FwError(f"{filename}: _base_ '{ref}' names no file of {scope} ({root}); "
+                      f'{listing} lists the configs')
+    return str(path)
+
+
+def _install_config_lookup() -> None:
+    """Teach mmengine's ``_base_`` lookup fw's ``PLUGIN::CONFIG`` form (see :func:`_shipped_config`)."""
+    from mmengine.config import Config
+
+    original = Config._get_cfg_path
+    if getattr(original, 'fw', False):
+        return
+
+    def get_cfg_path(cfg_path, filename):
+        found = _shipped_config(cfg_path, filename)
+        return (found, None) if found else original(cfg_path, filename)
+
+    get_cfg_path.fw = True
+    Config._get_cfg_path = staticmethod(get_cfg_path)
+
+
 def _parse_options(options: Sequence[str]) -> dict[str, Any]:
     from mmengine.config import DictAction
 
@@ -57,8 +94,36 @@ def _parse_options(options: Sequence[str]) -> dict[str, Any]:
         key, sep, value = item.partition('=')
         if not sep or not key:
             raise FwError(f"--cfg-options expects key=value, got '{item}'")
-        parsed[key] = DictAction._parse_iterable(value)
+        try:
+            parsed[key] = DictAction._parse_iterable(value)
+        except AssertionError:
+            raise FwError(f"--cfg-options {item}: unbalanced brackets; write lists as "
+                          f"{key}=[1,2] or {key}=1,2 (quote them in the shell)") from None
     return parsed
+
+
+def _lookup(node: Any, key: str) -> Any:
+    for part in key.split('.'):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def _check_values(cfg, options: dict[str, Any]) -> None:
+    """A number or a flag stays one: ``max_epochs=abc`` is caught here, not deep in training."""
+    for key, value in options.items():
+        old = _lookup(cfg.to_dict(), key)
+        if isinstance(old, bool) and not isinstance(value, bool):
+            raise FwError(f'--cfg-options {key}={value}: expected True or False '
+                          f'(the config has {old})')
+        if isinstance(old, (int, float)) and not isinstance(old, bool) and \
+                not isinstance(value, (int, float)):
+            raise FwError(f'--cfg-options {key}={value}: expected a number '
+                          f'(the config has {old!r})')
 
 
 def _check_options(cfg, options: dict[str, Any], path: Path) -> None:
@@ -115,6 +180,7 @@ def load_config(plugin: str, config: str, *, work_dir: str | None = None,
 
     record = fw_plugins.get(plugin)
     path = resolve_config(record, config)
+    _install_config_lookup()
     try:
         own = Config.fromfile(str(path))
     except FwError:
@@ -132,6 +198,7 @@ def load_config(plugin: str, config: str, *, work_dir: str | None = None,
     cfg = Config(merged.to_dict(), filename=str(path))
     options = _parse_options(cfg_options)
     _check_options(cfg, options, path)
+    _check_values(cfg, options)
     cfg.merge_from_dict(options)
     cfg.setdefault('default_scope', 'fw')
     cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join('work_dirs', record.name, path.stem)
@@ -165,8 +232,19 @@ def _runner_class():
     from mmengine.model import MMDistributedDataParallel
     from mmengine.runner import Runner
 
+    from . import runstate
+    from .console import quiet
+
     class FwRunner(Runner):
-        """mmengine's Runner with atomic checkpoints, robust resume and CPU DDP."""
+        """mmengine's Runner with atomic checkpoints, robust resume, CPU DDP, a quiet terminal."""
+
+        verbose = False
+
+        def build_logger(self, *args, **kwargs):
+            logger = super().build_logger(*args, **kwargs)
+            if not self.verbose:
+                quiet(logger)
+            return logger
 
         def save_checkpoint(self, out_dir, filename, *args, **kwargs):
             if '://' in str(out_dir):
@@ -175,6 +253,9 @@ def _runner_class():
             super().save_checkpoint(out_dir, tmp, *args, **kwargs)  # master rank only
             if is_main_process():
                 ckpt.atomic_replace(osp.join(out_dir, tmp), osp.join(out_dir, filename))
+                resume_point = osp.join(out_dir, runstate.RESUME_FILE)
+                if runstate.PERIODIC.match(filename) and osp.exists(resume_point):
+                    os.remove(resume_point)  # superseded by the newer periodic checkpoint
 
         def load_or_resume(self):
             if self._resume and self._load_from is None and not self._has_loaded:
@@ -212,8 +293,13 @@ def user_errors(path: str) -> Iterator[None]:
         raise
 
 
-def build_runner(cfg):
-    """The Runner for ``cfg`` (``runner_type`` in the config selects another registered one)."""
+def build_runner(cfg, *, verbose: bool = False, strict: bool = True):
+    """The Runner for ``cfg`` (``runner_type`` in the config selects another registered one),
+    with fw's hooks: :class:`~framework.runstate.RunStateHook` (RNG states, resume points, strict
+    loading) and :class:`~framework.console.ProgressHook`; ``verbose`` keeps mmengine's
+    terminal output, ``strict`` makes a checkpoint whose keys do not match the model an error."""
+    from . import runstate
+    from .console import ProgressHook, quiet
     from .openmmlab import require_toolkit
 
     ckpt.install()
@@ -224,39 +310,86 @@ def build_runner(cfg):
     with user_errors(cfg.filename):
         if cfg.get('runner_type'):
             from .registry import RUNNERS
-            return RUNNERS.build(cfg)
-        return _runner_class().from_cfg(cfg)
+            runner = RUNNERS.build(cfg)
+            if not verbose:
+                quiet(runner.logger)
+        else:
+            runner_class = _runner_class()
+            runner_class.verbose = verbose
+            runner = runner_class.from_cfg(cfg)
+    runner.load_strict = strict
+    runner.register_hook(runstate.RunStateHook(cfg.get('resume_every_n_iters', 1000)))
+    if not verbose:
+        interval = cfg.get('default_hooks', {}).get('logger', {}).get('interval', 10)
+        runner.register_hook(ProgressHook(interval))
+    return runner
 
 
-def train(plugin: str, config: str, **kwargs):
-    """``fw train``: returns the plugin's result, or the mmengine Runner after training."""
+def _saved(runner) -> str:
+    last = ckpt.latest_checkpoint(runner.work_dir)
+    if last is None:
+        return 'nothing was saved yet (--resume starts from scratch)'
+    meta = __import__('torch').load(last, map_location='cpu', weights_only=False,
+                                    mmap=True).get('meta', {})
+    return (f"last checkpoint: {last} (epoch {meta.get('epoch', '?')}, "
+            f"iteration {meta.get('iter', '?')})")
+
+
+def train(plugin: str, config: str, *, verbose: bool = False, strict: bool = True, **kwargs):
+    """``fw train``: returns the plugin's result, or the mmengine Runner after training (its
+    ``fw_summary`` holds the lines of the end-of-training table). SIGINT/SIGTERM raise
+    :class:`~framework.runstate.Interrupted`, saying what was saved."""
+    from . import runstate
+    from .console import ProgressHook, summary
+
     fw_plugins.activate(plugin)
     cfg = load_config(plugin, config, **kwargs)
     ckpt.install()
-    with ckpt.trusted(*checkpoint_paths(cfg)):
-        result = fw_plugins.plugin_manager().hook.fw_train(cfg=cfg, plugin=plugin)
-        if result is not None:
-            return result
-        runner = build_runner(cfg)
-        with user_errors(cfg.filename):
-            runner.train()
-        return runner
+    with runstate.work_dir_lock(cfg.work_dir, f'fw train {plugin} {config}'), \
+            ckpt.trusted(*checkpoint_paths(cfg)), runstate.stop_on_signals() as caught:
+        runner = None
+        try:
+            result = fw_plugins.plugin_manager().hook.fw_train(cfg=cfg, plugin=plugin)
+            if result is not None:
+                return result
+            runner = build_runner(cfg, verbose=verbose, strict=strict)
+            with user_errors(cfg.filename):
+                runner.train()
+        except (KeyboardInterrupt, RuntimeError) as e:
+            if isinstance(e, RuntimeError) and not caught:
+                raise
+            sig = caught[-1] if caught else signal.SIGINT
+            where = f' at epoch {runner.epoch + 1}, iteration {runner.iter + 1}' if runner else ''
+            with ckpt.trusted(cfg.work_dir):
+                saved = _saved(runner) if runner else 'nothing was saved'
+            raise runstate.Interrupted(f'stopped by {sig.name}{where}; {saved}',
+                                       128 + sig.value) from None
+    progress = [h for h in runner.hooks if isinstance(h, ProgressHook)]
+    runner.fw_summary = summary(runner, progress[0] if progress else None)
+    return runner
 
 
-def test(plugin: str, config: str, checkpoint: str, **kwargs):
-    """``fw test``: evaluation only; returns the metrics dict."""
+def test(plugin: str, config: str, checkpoint: str, *, verbose: bool = False,
+         strict: bool = True, **kwargs):
+    """``fw test``: evaluation only; returns the metrics dict. A config without a test split is
+    tested on its validation split (``val_dataloader``/``val_evaluator``), and says so."""
     if not Path(checkpoint).is_file():
         raise FwError(f'checkpoint {checkpoint} does not exist')
     fw_plugins.activate(plugin)
     cfg = load_config(plugin, config, **kwargs)
     cfg.load_from = str(checkpoint)
     cfg.resume = False
-    for key in ('test_dataloader', 'test_evaluator'):
-        if not cfg.get(key):
-            raise FwError(f'{cfg.filename} has no {key}; `fw test` needs test_dataloader, '
-                          f'test_evaluator and test_cfg')
+    if not (cfg.get('test_dataloader') and cfg.get('test_evaluator')):
+        if not (cfg.get('val_dataloader') and cfg.get('val_evaluator')):
+            raise FwError(f'{cfg.filename} has neither a test nor a validation split '
+                          f'(test_dataloader/test_evaluator or val_dataloader/val_evaluator)')
+        print(f'fw: {Path(cfg.filename).stem} has no test split: testing on its validation '
+              f'split (val_dataloader, val_evaluator)', file=sys.stderr)
+        cfg.test_dataloader, cfg.test_evaluator = cfg.val_dataloader, cfg.val_evaluator
+        cfg.test_cfg = dict(type='TestLoop')
+    cfg.setdefault('test_cfg', dict(type='TestLoop'))
     ckpt.install()
     with ckpt.trusted(checkpoint, *checkpoint_paths(cfg)):
-        runner = build_runner(cfg)
+        runner = build_runner(cfg, verbose=verbose, strict=strict)
         with user_errors(cfg.filename):
             return runner.test()

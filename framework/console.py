@@ -1,0 +1,120 @@
+"""What a run prints: quiet by default, a progress line with ETA, a summary table at the end.
+
+mmengine's logger keeps writing everything (environment, config dump, hook order, per-interval
+lines) to the run's log file. On the terminal, unless ``-v``, only warnings a user can act on pass;
+:class:`ProgressHook` prints one short line per log interval (a bar redrawn in place where stderr
+is a terminal) and :func:`summary` the table after training.
+"""
+from __future__ import annotations
+
+import datetime
+import logging
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from mmengine.hooks import Hook
+
+#: mmengine/OpenMMLab warnings about their own internals: log file only
+NOISE = ('Failed to import', 'will be deprecated', 'is the alias of', 'Advance dataloader',
+         'SyncBatchNorm', 'is not set in', 'Please use', 'deprecated')
+
+
+class QuietFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING and not any(
+            n in str(record.getMessage()) for n in NOISE)
+
+
+def quiet(logger) -> None:
+    """Terminal handlers of ``logger`` (an MMLogger) show only actionable warnings; Python
+    warnings go to its log file."""
+    files = [h for h in logger.handlers if isinstance(h, logging.FileHandler)]
+    for handler in logger.handlers:
+        if not isinstance(handler, logging.FileHandler):
+            handler.addFilter(QuietFilter())
+    logging.captureWarnings(True)
+    py_warnings = logging.getLogger('py.warnings')
+    py_warnings.handlers, py_warnings.propagate = files, False
+
+
+def _eta(seconds) -> str:
+    return str(datetime.timedelta(seconds=int(seconds or 0)))
+
+
+class ProgressHook(Hook):
+    """One line per log interval (``epoch 2/30  iter 8/120  loss 0.0123  lr 1.0e-03  eta
+    0:00:41``); validation metrics after each validation; wall time for the summary."""
+
+    priority = 'BELOW_NORMAL'
+
+    def __init__(self, interval: int = 10, stream=None):
+        self.interval, self.stream = interval, stream or sys.stderr
+        self.bar = self.stream.isatty()
+        self.started = time.time()
+        self.val_metrics: dict = {}
+
+    def _echo(self, text: str, final: bool = True) -> None:
+        width = shutil.get_terminal_size((100, 24)).columns - 1
+        if self.bar:
+            self.stream.write('\r' + text[:width].ljust(width) + ('\n' if final else ''))
+        else:
+            self.stream.write(text[:max(width, 60)] + '\n')
+        self.stream.flush()
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        loop = runner.train_loop
+        last_in_epoch = hasattr(loop, 'max_epochs') and not hasattr(loop, 'dataloader_iterator') \
+            and batch_idx + 1 == len(loop.dataloader)
+        if not (self.bar or self.every_n_train_iters(runner, self.interval) or last_in_epoch):
+            return
+        hub = runner.message_hub
+        where = f'iter {runner.iter + 1}/{runner.max_iters}'
+        if not hasattr(loop, 'dataloader_iterator'):
+            where = f'epoch {runner.epoch + 1}/{runner.max_epochs}  ' + where
+        parts = [where]
+        for key in ('loss', 'lr'):
+            if f'train/{key}' in hub.log_scalars:
+                value = hub.get_scalar(f'train/{key}').mean(self.interval)
+                parts.append(f'{key} {value:.4g}' if key == 'loss' else f'{key} {value:.1e}')
+        parts.append(f"eta {_eta(hub.get_info('eta'))}")
+        if self.bar:
+            done = (runner.iter + 1) / max(runner.max_iters, 1)
+            parts.insert(1, '[' + '#' * int(20 * done) + '.' * (20 - int(20 * done)) + ']')
+        self._echo('  '.join(parts), final=not self.bar or last_in_epoch)
+
+    def after_val_epoch(self, runner, metrics=None):
+        self.val_metrics = dict(metrics or {})
+        shown = '  '.join(f'{k} {v:.4g}' for k, v in self.val_metrics.items()
+                          if isinstance(v, (int, float)))
+        self._echo(f'val  {shown}' if shown else 'val  (no metrics)')
+
+
+def summary(runner, progress: ProgressHook | None) -> list[str]:
+    """The end-of-training table: final metrics, checkpoints, wall time, paths."""
+    work = Path(runner.work_dir)
+    rows = []
+    metrics = progress.val_metrics if progress else {}
+    for key, value in metrics.items():
+        rows.append((key, f'{value:.4f}' if isinstance(value, float) else str(value)))
+    best = [h for h in runner.hooks if type(h).__name__ == 'CheckpointHook']
+    best_path = getattr(best[0], 'best_ckpt_path', None) if best else None
+    best_paths = getattr(best[0], 'best_ckpt_path_dict', None) if best else None
+    if best_paths:
+        best_path = ', '.join(best_paths.values())
+    pointer = work / 'last_checkpoint'
+    last = pointer.read_text().strip() if pointer.is_file() else '(none saved)'
+    log = Path(runner.log_dir, f'{runner.timestamp}.log')
+    wall = time.time() - (progress.started if progress else time.time())
+    rows += [('best checkpoint', best_path or '(the config sets no save_best)'),
+             ('last checkpoint', last), ('wall time', _eta(wall)),
+             ('work dir', str(work)), ('log', str(log)),
+             ('scalars', str(Path(runner.log_dir, 'vis_data', 'scalars.json'))),
+             ('plots', f'fw report {work}')]
+    width = max(len(k) for k, _ in rows)
+    head = f'training done: {runner.iter} iterations'
+    if hasattr(runner.train_loop, 'max_epochs') and \
+            not hasattr(runner.train_loop, 'dataloader_iterator'):
+        head += f', {runner.epoch} epochs'
+    return [head] + [f'  {k:<{width}}  {v}' for k, v in rows]
