@@ -5,6 +5,7 @@ histories is encoded once; inference gathers rows of E_txt instead of re-reading
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -22,8 +23,16 @@ def default_cache_dir() -> Path:
 
 def model_fingerprint(path: str | Path) -> str:
     """sha256 of the model folder's config and weight files (the cache key's model part)."""
-    digest = hashlib.sha256()
     folder = Path(path)
+    stamp = tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in sorted(
+        folder.glob('*')) if f.is_file())
+    return _fingerprint(str(folder), stamp)
+
+
+@functools.lru_cache(maxsize=16)
+def _fingerprint(folder: str, stamp: tuple) -> str:
+    digest = hashlib.sha256()
+    folder = Path(folder)
     for name in ('config.json', 'model.safetensors', 'pytorch_model.bin'):
         f = folder / name
         if f.is_file():
