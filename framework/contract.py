@@ -199,13 +199,12 @@ def _registries(scope: str) -> list:
 
     from . import registry
 
-    found = list(registry.KINDS.values())
-    stack = [r for r in vars(root).values() if isinstance(r, Registry)]
+    found, stack = [], [r for r in vars(root).values() if isinstance(r, Registry)]
     while stack:
         reg = stack.pop()
         found += [reg] if reg.scope == scope else []
         stack.extend(reg._children.values())
-    return found
+    return found + [r for r in registry.KINDS.values() if r not in found]
 
 
 def _unresolved(name: str, scope: str, registries: list) -> str | None:
@@ -239,6 +238,7 @@ def _configs(src: Source):
         yield 'fw_register', f'activating the plugin failed: {type(e).__name__}: {e}'
         return
     misses: dict[str, list[str]] = {}  # one finding per unresolved type, naming its configs
+    seen: dict[tuple[str, str], str | None] = {}  # (type, scope) -> why unresolved
     for path in list_configs(src.package_dir / 'configs').values():
         where = str(path.relative_to(src.package_dir / 'configs'))
         try:
@@ -251,7 +251,9 @@ def _configs(src: Source):
             import_toolkit(scope)
         registries = _registries(scope)
         for key, type_name in dict(_types(cfg)).items():
-            miss = _unresolved(type_name, scope, registries)
+            if (type_name, scope) not in seen:
+                seen[type_name, scope] = _unresolved(type_name, scope, registries)
+            miss = seen[type_name, scope]
             if miss:
                 misses.setdefault(f'{key}.type: {miss}', []).append(where)
     for miss, wheres in misses.items():
