@@ -56,7 +56,7 @@ def base_unet_path(res: int, text_seed: int, unet_seed: int, steps: int) -> Path
 
 
 def cached_base_unet(res: int = 16, text_seed: int = 0, unet_seed: int = 0,
-                     steps: int = 2000) -> str:
+                     steps: int = 1000) -> str:
     """Path of the stage-A UNet weights; trains them with the Runner when absent."""
     path = base_unet_path(res, text_seed, unet_seed, steps)
     if path.is_file():

@@ -210,10 +210,10 @@ class TinyStableDiffusion(DiffusionParts):
                 num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=max_length,
                 pad_token_id=0, bos_token_id=1, eos_token_id=2))
         self.tokenizer = WordTokenizer(max_length=max_length, vocab_size=1000)
-        self.noise_scheduler = DDPMScheduler(
+        self.noise_scheduler = DDPMScheduler.from_config(dict(  # SD's scheduler config
             num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012,
             beta_schedule='scaled_linear', steps_offset=1, prediction_type=prediction_type,
-            clip_sample=False, set_alpha_to_one=False)
+            clip_sample=False, set_alpha_to_one=False, skip_prk_steps=True))
         self.sampler = sampler
         self.freeze()
 
@@ -238,7 +238,7 @@ class ShapesDiffusion(DiffusionParts):
     """
 
     def __init__(self, res: int = 16, text_seed: int = 0, unet_seed: int = 0,
-                 unet_checkpoint: str | None = None, base_steps: int = 2000, embed_dim: int = 64,
+                 unet_checkpoint: str | None = None, base_steps: int = 1000, embed_dim: int = 64,
                  sampler: str = 'DDIM'):
         from diffusers import DDPMScheduler, UNet2DConditionModel
         from transformers import CLIPTextConfig, CLIPTextModel

@@ -91,9 +91,11 @@ class ProjectedDiffusion(BaseModel):
             z = vae.encode(images.to(vae.dtype)).latent_dist.sample()
         return z * vae.config.scaling_factor
 
-    def diffusion_loss(self, images: torch.Tensor, prompts, timesteps=None, noise=None):
+    def diffusion_loss(self, images: torch.Tensor, prompts, timesteps=None, noise=None,
+                       latents=None):
+        """The loss of one batch; ``timesteps``, ``noise`` and ``latents`` (z0) may be fixed."""
         scheduler = self.parts.noise_scheduler
-        z0 = self.encode_images(images)
+        z0 = self.encode_images(images) if latents is None else latents
         noise = torch.randn_like(z0) if noise is None else noise
         if timesteps is None:
             timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (z0.shape[0],),

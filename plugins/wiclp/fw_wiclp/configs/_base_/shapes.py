@@ -3,7 +3,7 @@
 # DDPM with 1000 linear-beta steps, epsilon prediction; DDIM sampling, 25 steps, guidance 3.
 res = 16
 diffusion = dict(type='wiclp.ShapesDiffusion', res=res, text_seed=0, unet_seed=0,
-                 unet_checkpoint='auto', base_steps=2000, embed_dim=64, sampler='DDIM')
+                 unet_checkpoint='auto', base_steps=1000, embed_dim=64, sampler='DDIM')
 sampling = dict(num_inference_steps=25, guidance_scale=3.0, switch_off_t=-1)
 
 collate_fn = dict(type='default_collate')
