@@ -52,6 +52,7 @@ class Source:
     root: Path | None = None  # the distribution's folder (setup.cfg, README.md, tests/)
     manifest: dict = field(default_factory=dict)
     error: str | None = None  # discovery failed: the manifest rule reports it
+    builtin: bool = False  # part of the core (framework.llm): no distribution of its own
 
 
 def installed() -> dict[str, Source]:
@@ -59,10 +60,10 @@ def installed() -> dict[str, Source]:
     found = {}
     for p in fw_plugins.discover().values():
         package = p.module.rpartition('.')[0] or p.module
-        root = (
-            None if package.startswith('framework.') or not p.package_dir else p.package_dir.parent
-        )
+        root = p.package_dir.parent if p.package_dir else None
+        root = root if root and (root / 'setup.cfg').is_file() else None  # editable install
         found[p.name] = Source(p.name, package, p.package_dir or Path('?'), p.module, root)
+        found[p.name].builtin = package.startswith('framework.')
         found[p.name].manifest, found[p.name].error = p.manifest, p.error
     return found
 
@@ -101,8 +102,15 @@ def _imports(src: Source) -> list[str]:
 
 # ---------------------------------------------------------------------------------------- rules
 def _layout(src: Source):
-    if src.root is None:
+    if src.builtin:
         return  # built into the core
+    if src.root is None:
+        yield (
+            src.package,
+            'installed without its source tree; check the source folder: '
+            '`fw doctor --contract plugins/<name>`',
+        )
+        return
     for rel in LAYOUT.replace('PKG', src.package).split() + [f'{src.package}/configs']:
         if not (src.root / rel).exists():
             yield rel, 'missing (`fw new-plugin` writes the layout)'
