@@ -237,9 +237,11 @@ def _configs(src: Source):
     from mmengine.config import Config
 
     from .openmmlab import import_toolkit
+    from .train import _install_config_lookup
 
     if src.error:
         return  # the manifest rule reports it
+    _install_config_lookup()  # `_base_ = 'PLUGIN::CONFIG'`, as `fw train` reads configs
     try:
         _activate(src)
     except Exception as e:
