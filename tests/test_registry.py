@@ -107,3 +107,36 @@ def test_unknown_kind_is_explained():
     with pytest.raises(RegistryError, match='close: backbone'):
         R.registry_for_kind('backbon')
     assert R.registry_for_kind('heads') is R.HEADS
+
+
+def test_public_api_is_lazy_and_complete():
+    """`import framework` imports neither torch nor mmengine; every public name resolves; the
+    run-time mm helpers import no training code (no cycle with framework.train)."""
+    import subprocess
+    import sys
+
+    code = (
+        'import sys, framework\n'
+        "heavy = [m for m in ('torch', 'mmengine') if m in sys.modules]\n"
+        'import framework.openmmlab\n'
+        "cycle = 'framework.train' in sys.modules\n"
+        'missing = [n for n in framework.PUBLIC_API if getattr(framework, n, None) is None]\n'
+        'print(heavy, cycle, missing)\n'
+    )
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
+    assert out.stdout.split('\n')[0] == '[] False []', out.stdout + out.stderr
+
+
+def test_config_path_by_name_with_close_names(tmp_path):
+    from framework.errors import FwError
+    from framework.plugins import Plugin, config_path
+
+    (tmp_path / 'configs' / '_base_').mkdir(parents=True)
+    for rel in ('configs/demo_cpu.py', 'configs/_base_/runtime.py'):
+        (tmp_path / rel).write_text('x = 1\n')
+    plugin = Plugin('pa', 'fw-pa', '0.1.0', 'fw_pa.plugin', package_dir=tmp_path)
+    assert config_path(plugin, 'demo_cpu') == tmp_path / 'configs' / 'demo_cpu.py'
+    with pytest.raises(FwError, match="close: 'demo_cpu'.*`fw configs pa`"):
+        config_path(plugin, 'demo_cp')
+    with pytest.raises(FwError, match='does not exist'):
+        config_path(plugin, str(tmp_path / 'nowhere.py'))
