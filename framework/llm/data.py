@@ -126,7 +126,14 @@ class _WindowDataset(Dataset):
 
 
 class PydocText(_WindowDataset):
-    """``llm.PydocText``: pydoc topics, split ``train`` or ``heldout``."""
+    """``llm.PydocText``: the pydoc topics text that ships with Python, as token windows.
+
+    Args:
+        split: ``"train"`` or ``"heldout"`` (disjoint topics).
+        tokenizer: a tokenizer, or the name of a local one (``"smollm2"``: the GGUF's).
+        window: tokens per item (non-overlapping windows, tail dropped).
+        max_windows: keep at most this many windows (None: all).
+    """
 
     def __init__(self, split="train", tokenizer="smollm2", window=256, max_windows=None):
         self.split = split
@@ -134,14 +141,30 @@ class PydocText(_WindowDataset):
 
 
 class StdlibSourceText(_WindowDataset):
-    """``llm.StdlibSourceText``: source of a fixed list of stdlib modules."""
+    """``llm.StdlibSourceText``: source code of a fixed list of stdlib modules, as token windows.
+
+    Args:
+        tokenizer: a tokenizer, or the name of a local one (``"smollm2"``: the GGUF's).
+        window: tokens per item (non-overlapping windows, tail dropped).
+        max_windows: keep at most this many windows (None: all).
+        modules: names of the standard-library modules whose source is read.
+    """
 
     def __init__(self, tokenizer="smollm2", window=256, max_windows=None, modules=STDLIB_MODULES):
         super().__init__(stdlib_source_text(tuple(modules)), tokenizer, window, max_windows)
 
 
 class LocalText(_WindowDataset):
-    """``llm.LocalText``: parquet/json/jsonl/txt files with a text field."""
+    """``llm.LocalText``: parquet/json/jsonl/txt files with a text field, as token windows.
+
+    Args:
+        path: a file or glob (e.g. ``wikitext-2-raw-v1/test-*.parquet``).
+        tokenizer: a tokenizer, or the name of a local one (``"smollm2"``: the GGUF's).
+        window: tokens per item (non-overlapping windows, tail dropped).
+        max_windows: keep at most this many windows (None: all).
+        fmt: ``parquet``, ``alpaca``, ``jsonl`` or ``txt`` (None: from the file suffix).
+        max_records: read at most this many records (None: all).
+    """
 
     def __init__(self, path, tokenizer, fmt=None, window=256, max_windows=None, max_records=None):
         super().__init__(local_text(path, fmt, max_records), tokenizer, window, max_windows)
