@@ -11,6 +11,7 @@ The paper trains only the projection; UNet, VAE and text encoder stay frozen (Se
 from __future__ import annotations
 
 import copy
+import warnings
 import zlib
 from pathlib import Path
 
@@ -170,11 +171,17 @@ class LocalStableDiffusion(DiffusionParts):
         self.sampler = sampler
         self.make_sampler()  # validate the name now
         self.freeze()
+        layers = self.text_encoder.config.num_hidden_layers
+        if self.text_encoder.config.hidden_size == 1024 and layers != 23:
+            warnings.warn(f'{root}: an SD 2.x text encoder in diffusers has 23 layers (OpenCLIP '
+                          f'ViT-H cut at the penultimate layer); this one has {layers}')
         if gradient_checkpointing:
+            # diffusers 0.42 checkpoints whenever grad is enabled (eval mode too), with
+            # use_reentrant=False, so gradients still reach the conditioning through frozen blocks
             self.unet.enable_gradient_checkpointing()
-            self.unet.train()  # some diffusers versions gate checkpointing on train mode; SD's
-            # UNet has no dropout, so train mode changes nothing else
-            self.unet.requires_grad_(False)
+        if self.unet.config.cross_attention_dim != self.text_encoder.config.hidden_size:
+            raise FwError(f'{root}: UNet cross_attention_dim {self.unet.config.cross_attention_dim}'
+                          f' != text encoder width {self.text_encoder.config.hidden_size}')
 
 
 class TinyStableDiffusion(DiffusionParts):
