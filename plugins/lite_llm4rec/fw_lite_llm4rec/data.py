@@ -103,7 +103,8 @@ def read_atomic(folder: str | Path, name: str | None = None) -> InteractionTable
             cell = lambda key: row[cols[key]].strip() if key and cols[key] < len(row) else ''  # noqa
             table.item_meta[cell('item_id')] = dict(
                 title=cell(title_key), year=cell('release_year' if 'release_year' in cols else None),
-                genres=cell(genre_key).split() if genre_key else [])
+                genres=cell(genre_key).split() if genre_key else [],
+                brand=cell('brand' if 'brand' in cols else None))
     return table
 
 
@@ -226,6 +227,7 @@ class SequenceData:
         self.titles = [m['title'] for m in meta]
         self.years = [m['year'] for m in meta]
         self.genres = [list(m['genres']) for m in meta]
+        self.brands = [m.get('brand', '') for m in meta]
         self.template = item_text_template
         user_index: dict[str, int] = {}
         for u in users:
@@ -266,9 +268,14 @@ class SequenceData:
 
     # ---- text --------------------------------------------------------------------------------
     def item_text(self, item: int) -> str:
-        """The ItemLLM input of ``item`` from the template (fields title, year, genres)."""
-        text = self.template.format(title=self.titles[item], year=self.years[item],
-                                    genres=', '.join(self.genres[item]))
+        """The ItemLLM input of ``item`` from the template (fields title, year, genres, brand)."""
+        try:
+            text = self.template.format(title=self.titles[item], year=self.years[item],
+                                        genres=', '.join(self.genres[item]),
+                                        brand=self.brands[item])
+        except (KeyError, IndexError) as e:
+            raise FwError(f"data.item_text_template '{self.template}' uses an unknown field "
+                          f'({e}); the fields are title, year, genres and brand') from None
         return text.replace(' ()', '').replace('Genres: .', '').strip()
 
     def item_texts(self) -> list[str]:

@@ -102,13 +102,16 @@ class GenRec(BaseModel):
         max_source_tokens (int): left-truncate the source to this many tokens (256).
         num_beams (int): beams = returned sequences = Kmax (20).
         length_penalty (float): 0 orders beams by item sequence log-probability.
+        freeze_embeddings (bool): keep the pretrained word embeddings (encoder, decoder and the
+            tied output layer) fixed; on a CPU this saves most of a step's time.
         data_preprocessor (dict | None): mmengine data preprocessor.
 
     Training: token CE with teacher forcing on the next item's tokens + [SEP].
     """
 
     def __init__(self, data, path=None, layers=2, history_items=5, max_source_tokens=256,
-                 num_beams=20, length_penalty=0.0, data_preprocessor=None):
+                 num_beams=20, length_penalty=0.0, freeze_embeddings=False,
+                 data_preprocessor=None):
         super().__init__(data_preprocessor=data_preprocessor)
         from transformers import AutoTokenizer, EncoderDecoderModel
 
@@ -121,6 +124,9 @@ class GenRec(BaseModel):
                 decoder_num_hidden_layers=layers, encoder_local_files_only=True,
                 decoder_local_files_only=True, encoder_attn_implementation='sdpa',
                 decoder_attn_implementation='sdpa')
+        if freeze_embeddings:
+            self.net.encoder.embeddings.word_embeddings.requires_grad_(False)
+            self.net.decoder.get_input_embeddings().requires_grad_(False)
         tok = self.tokenizer
         self.eos, self.pad, self.bos = tok.sep_token_id, tok.pad_token_id, tok.cls_token_id
         cfg = self.net.config

@@ -1,12 +1,14 @@
 # GenRec baseline on MovieLens-100K (CPU default): encoder-decoder from two copies of
-# all-MiniLM-L6-v2 cut to 2 + 2 layers; source "History: s_1; ...; s_5. Next:", target the next
-# item's "{title} ({year})" tokens + [SEP]; the last 5 train targets per user; AdamW 1e-4, wd
-# 0.01, 5 % linear warm-up, batch 32, 2 epochs, last checkpoint. Evaluation: trie-constrained
-# beam search, 20 beams = 20 returned items, length_penalty 0, on a seeded subset of 200 users
-# (seconds per user on a CPU).   fw train lite_llm4rec genrec_ml100k
+# all-MiniLM-L6-v2 cut to 2 + 2 layers (pretrained word embeddings kept fixed on a CPU); source
+# "History: s_1; ...; s_5. Next:", target the next item's "{title} ({year})" tokens + [SEP];
+# the last 5 train targets per user; AdamW 1e-4, wd 0.01, 5 % linear warm-up, batch 32,
+# 2 epochs, last checkpoint. Evaluation: trie-constrained beam search, 20 beams = 20 returned
+# items, length_penalty 0, on a seeded subset of 200 test users (seconds per user on a CPU).
+#   fw train lite_llm4rec genrec_ml100k
 _base_ = ['./_base_/ml100k.py']
 model = dict(type='lite_llm4rec.GenRec', data={{_base_.data}}, path=None, layers=2,
-             history_items=5, max_source_tokens=256, num_beams=20, length_penalty=0.0)
+             history_items=5, max_source_tokens=256, num_beams=20, length_penalty=0.0,
+             freeze_embeddings=True)
 train_dataloader = dict(batch_size=32, dataset=dict(sample_mode='prefixes', targets_per_user=5))
 val_dataloader = dict(batch_size=8, dataset=dict(max_users=200, seed=0))
 test_dataloader = dict(batch_size=8, dataset=dict(max_users=200, seed=0))
