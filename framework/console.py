@@ -30,9 +30,12 @@ class QuietFilter(logging.Filter):
 def quiet(logger) -> None:
     """Terminal handlers of ``logger`` (an MMLogger) show only actionable warnings; Python
     warnings go to its log file."""
+    from mmengine.logging import MMLogger
+
     files = [h for h in logger.handlers if isinstance(h, logging.FileHandler)]
-    for handler in logger.handlers:
-        if not isinstance(handler, logging.FileHandler):
+    for handler in [h for lg in MMLogger._instance_dict.values() for h in lg.handlers]:
+        if not isinstance(handler, logging.FileHandler) and \
+                not any(isinstance(f, QuietFilter) for f in handler.filters):
             handler.addFilter(QuietFilter())
     logging.captureWarnings(True)
     py_warnings = logging.getLogger('py.warnings')

@@ -35,20 +35,9 @@ def core_config_dir() -> Path:
     return Path(__file__).resolve().parent.parent / 'configs'
 
 
-def resolve_config(plugin: fw_plugins.Plugin, config: str) -> Path:
+def resolve_config(plugin: fw_plugins.Plugin | str, config: str) -> Path:
     """A packaged config name of ``plugin``, or a path to a config file."""
-    path = Path(config).expanduser()
-    if path.suffix == '.py' or os.sep in config:
-        if not path.is_file():
-            raise FwError(f'config file {config} does not exist')
-        return path
-    configs = plugin.configs()
-    if config not in configs:
-        close = difflib.get_close_matches(config, list(configs), n=3)
-        hint = f"; close: {', '.join(repr(c) for c in close)}" if close else ''
-        raise FwError(f"no config '{config}' in plugin {plugin.name}{hint}; "
-                      f'`fw configs {plugin.name}` lists them')
-    return configs[config]
+    return fw_plugins.config_path(plugin, config)
 
 
 def _shipped_config(ref: str, filename: str) -> str | None:
@@ -246,6 +235,12 @@ def _runner_class():
                 quiet(logger)
             return logger
 
+        def load_checkpoint(self, *args, **kwargs):
+            import io  # mmengine print()s 'Loads checkpoint by ...' to stdout here
+            with contextlib.nullcontext() if self.verbose else \
+                    contextlib.redirect_stdout(io.StringIO()):
+                return super().load_checkpoint(*args, **kwargs)
+
         def save_checkpoint(self, out_dir, filename, *args, **kwargs):
             if '://' in str(out_dir):
                 return super().save_checkpoint(out_dir, filename, *args, **kwargs)
@@ -311,12 +306,12 @@ def build_runner(cfg, *, verbose: bool = False, strict: bool = True):
         if cfg.get('runner_type'):
             from .registry import RUNNERS
             runner = RUNNERS.build(cfg)
-            if not verbose:
-                quiet(runner.logger)
         else:
             runner_class = _runner_class()
             runner_class.verbose = verbose
             runner = runner_class.from_cfg(cfg)
+    if not verbose:
+        quiet(runner.logger)  # and every other mmengine logger made so far
     runner.load_strict = strict
     runner.register_hook(runstate.RunStateHook(cfg.get('resume_every_n_iters', 1000)))
     if not verbose:
@@ -369,6 +364,22 @@ def train(plugin: str, config: str, *, verbose: bool = False, strict: bool = Tru
     return runner
 
 
+def test_split(cfg, announce: bool = False):
+    """``cfg`` with a test split: its own, else its validation split (said on stderr)."""
+    if not (cfg.get('test_dataloader') and cfg.get('test_evaluator')):
+        if not (cfg.get('val_dataloader') and cfg.get('val_evaluator')):
+            raise FwError(f'{cfg.filename} has neither a test nor a validation split '
+                          f'(test_dataloader/test_evaluator or val_dataloader/val_evaluator)')
+        if announce:
+            print(f'fw: {Path(cfg.filename).stem} has no test split: testing on its validation '
+                  f'split (val_dataloader, val_evaluator)', file=sys.stderr)
+        cfg.test_dataloader, cfg.test_evaluator = cfg.val_dataloader, cfg.val_evaluator
+        cfg.test_cfg = dict(type='TestLoop')
+    if cfg.get('test_cfg') is None:
+        cfg.test_cfg = dict(type='TestLoop')
+    return cfg
+
+
 def test(plugin: str, config: str, checkpoint: str, *, verbose: bool = False,
          strict: bool = True, **kwargs):
     """``fw test``: evaluation only; returns the metrics dict. A config without a test split is
@@ -379,15 +390,7 @@ def test(plugin: str, config: str, checkpoint: str, *, verbose: bool = False,
     cfg = load_config(plugin, config, **kwargs)
     cfg.load_from = str(checkpoint)
     cfg.resume = False
-    if not (cfg.get('test_dataloader') and cfg.get('test_evaluator')):
-        if not (cfg.get('val_dataloader') and cfg.get('val_evaluator')):
-            raise FwError(f'{cfg.filename} has neither a test nor a validation split '
-                          f'(test_dataloader/test_evaluator or val_dataloader/val_evaluator)')
-        print(f'fw: {Path(cfg.filename).stem} has no test split: testing on its validation '
-              f'split (val_dataloader, val_evaluator)', file=sys.stderr)
-        cfg.test_dataloader, cfg.test_evaluator = cfg.val_dataloader, cfg.val_evaluator
-        cfg.test_cfg = dict(type='TestLoop')
-    cfg.setdefault('test_cfg', dict(type='TestLoop'))
+    test_split(cfg, announce=True)
     ckpt.install()
     with ckpt.trusted(checkpoint, *checkpoint_paths(cfg)):
         runner = build_runner(cfg, verbose=verbose, strict=strict)

@@ -22,7 +22,9 @@ GOOD = {
         {'kind': 'head', 'name': 'TinyHead', 'summary': 'head', 'import': 'fw_good.m:TinyHead'}],
         'commands': [{'name': 'hello', 'summary': 'say hello', 'import': 'fw_good.cmd:hello'}]}),
     'fw_good/cmd.py': 'import click\n\n@click.command()\ndef hello():\n    click.echo("hello")\n',
-    'fw_good/configs/small.py': 'model = dict(type="good.TinyNet")\n',
+    'fw_good/configs/small.py': '# A small config.\n# More words.\nmodel = dict(type="good.TinyNet")\n',
+    'fw_good/m.py': ('class TinyNet:\n    """A tiny net.\n\n    Args: ``width`` (channels).\n    """\n\n'
+                     '    def __init__(self, width: int = 8):\n        self.width = width\n'),
 }
 
 
@@ -75,8 +77,16 @@ def test_kind_and_pattern_filters(fw):
     assert [r['name'] for r in rows] == ['good.TinyNet']
 
 
+def one_line_error(out, *needles):
+    assert out.returncode == 2 and 'Traceback' not in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    for needle in needles:
+        assert needle in out.stderr, out.stderr
+
+
 def test_configs_and_plugin_commands(fw):
-    assert fw('configs', 'good').stdout.split() == ['small']
+    assert fw('configs', 'good').stdout.split() == ['small', 'A', 'small', 'config.']
+    assert fw('configs', 'good', '--path').stdout.split()[1].endswith('fw_good/configs/small.py')
     assert fw('good', 'hello').stdout.strip() == 'hello'
     out = fw('configs', 'god')
     assert out.returncode == 2 and "close: good" in out.stderr
@@ -111,3 +121,43 @@ def test_doctor_names_each_problem_and_its_fix(fw):
     assert 'plugin broken does not load' in problems
     versions = {row['name']: row['version'] for row in report['packages']}
     assert versions['torch'].startswith('2.13.0') and versions['mmengine'] == '0.10.7'
+
+
+def test_listing_fits_the_terminal_width(fw):
+    for args in (['list'], ['plugins'], ['configs', 'good']):
+        out = fw(*args, COLUMNS='40')
+        assert out.returncode == 0 and out.stdout.strip(), out.stderr
+        assert max(len(line) for line in out.stdout.splitlines()) <= 40, out.stdout
+
+
+def test_show_prints_signature_and_docstring(fw):
+    for args in (['show', 'good.TinyNet'], ['list', '--args', 'TinyNet']):
+        out = fw(*args)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.startswith('good.TinyNet(width: int = 8)'), out.stdout
+        assert 'A tiny net.' in out.stdout and 'fw_good.m:TinyNet' in out.stdout
+    one_line_error(fw('show', 'TinyNett'), "no component 'TinyNett'", 'close: good.TinyNet')
+
+
+def test_new_plugin_refuses_an_installed_name(fw, tmp_path):
+    one_line_error(fw('new-plugin', 'good', '--dir', str(tmp_path)), "'good' is installed",
+                   'fw-good', 'another name')
+    assert not (tmp_path / 'fw-good').exists()
+
+
+def test_strict_mode_applies_to_every_command(fw):
+    for args in (['configs', 'good'], ['train', 'good', 'small'], ['show', 'good.TinyNet']):
+        out = fw(*args, FW_STRICT_PLUGINS='1')
+        assert out.returncode == 2 and 'FW_STRICT_PLUGINS=1' in out.stderr, out.stderr
+        assert 'plugin broken' in out.stderr and 'Traceback' not in out.stderr
+    assert fw('plugins', FW_STRICT_PLUGINS='1').returncode == 2
+
+
+def test_configs_of_a_broken_plugin_is_an_error(fw):
+    one_line_error(fw('configs', 'broken'), 'plugin broken is broken', 'not installed')
+
+
+def test_empty_load_plugins_says_so(fw):
+    for args in (['list'], ['plugins']):
+        out = fw(*args, FW_LOAD_PLUGINS='')
+        assert 'FW_LOAD_PLUGINS is set and empty' in out.stdout, out.stdout
