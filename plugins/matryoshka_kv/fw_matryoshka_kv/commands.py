@@ -117,9 +117,9 @@ def search(config, budget, checkpoint, rounds, objective, delta, windows, window
 @click.command('eval')
 @_config
 @click.option('--ranks', default='full', show_default=True, help="'full', 'uniform:R' or a "
-              'ranks JSON from search')
+              'ranks JSON from search; several separated by commas (one JSON line each)')
 @_checkpoint
-@click.option('--json', 'as_json', is_flag=True, help='print only the JSON line')
+@click.option('--json', 'as_json', is_flag=True, help='print only the JSON lines')
 @click.option('--windows', type=int, default=16, show_default=True, help='held-out windows (0 = all)')
 @click.option('--window-len', type=int, default=256, show_default=True)
 @click.option('--text', default=None, help='local held-out text (default: pydoc topics 0-39)')
@@ -130,14 +130,16 @@ def evaluate(config, ranks, checkpoint, as_json, windows, window_len, text, thre
 
     t0 = time.time()
     model = build_model(config, checkpoint, threads)
-    res = dict(model=model.base_path, checkpoint=checkpoint, ranks=ranks)
-    res.update(measure(model, ranks, heldout_windows(model, windows or None, window_len, text)))
-    res.update(dtype=str(model.lm.dtype).replace('torch.', ''), device=str(model.lm.device),
-               seconds=round(time.time() - t0, 1))
-    if not as_json:
-        for k, v in res.items():
-            _log(f'{k:>32}: {v}')
-    click.echo(json.dumps(res))
+    results = measure(model, [r for r in ranks.split(',') if r],
+                      heldout_windows(model, windows or None, window_len, text))
+    for res in results:
+        res = dict(model=model.base_path, checkpoint=checkpoint, **res,
+                   dtype=str(model.lm.dtype).replace('torch.', ''), device=str(model.lm.device),
+                   seconds=round(time.time() - t0, 1))
+        if not as_json:
+            for k, v in res.items():
+                _log(f'{k:>32}: {v}')
+        click.echo(json.dumps(res))
 
 
 @click.command('plot')

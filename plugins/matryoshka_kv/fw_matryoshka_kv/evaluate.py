@@ -24,38 +24,46 @@ def heldout_ids(model, text: str | None = None) -> torch.Tensor:
 
 
 @torch.no_grad()
-def measure(model, ranks, windows: torch.Tensor, batch_size: int = 4) -> dict:
+def measure(model, ranks, windows: torch.Tensor, batch_size: int = 4) -> list[dict]:
     """Perplexity and mean KL(base || compressed) per token over ``windows`` (N, T), computed
-    through a ``LowRankKVCache`` at ``ranks``; live cache bytes per token of that cache."""
+    through a ``LowRankKVCache``, for each rank specification in ``ranks`` (a list; the base
+    model's logits are computed once per batch); live cache bytes per token of that cache."""
     lm = model.lm
-    R_K, R_V = parse_ranks(ranks, model.L, model.g, model.d)
+    specs = [ranks] if isinstance(ranks, str) else list(ranks)
+    parsed = [parse_ranks(r, model.L, model.g, model.d) for r in specs]
     dev = lm.get_input_embeddings().weight.device
-    nll = base_nll = kl = 0.0
-    count = positions = 0
-    live = []
+    acc = [dict(nll=0.0, kl=0.0, live=[]) for _ in specs]
+    base_nll, count, positions = 0.0, 0, 0
     for i in range(0, windows.shape[0], batch_size):
         ids = windows[i:i + batch_size].to(dev)
+        tgt = ids[:, 1:, None]
         set_mode(lm, 'off')
         lt = F.log_softmax(lm(input_ids=ids, use_cache=False).logits.double(), -1)
-        set_ranks(lm, R_K, R_V)
-        set_mode(lm, 'truncate')
-        cache = LowRankKVCache.for_model(lm)
-        ls = F.log_softmax(lm(input_ids=ids, cache=cache, use_cache=True).logits.double(), -1)
-        live.append(cache.bytes_per_token())
-        tgt = ids[:, 1:, None]
-        nll += float(-ls[:, :-1].gather(-1, tgt).sum())
         base_nll += float(-lt[:, :-1].gather(-1, tgt).sum())
         count += tgt.numel()
-        kl += float((lt.exp() * (lt - ls)).sum())
         positions += ids.numel()
+        for a, (R_K, R_V) in zip(acc, parsed):
+            set_ranks(lm, R_K, R_V)
+            set_mode(lm, 'truncate')
+            cache = LowRankKVCache.for_model(lm)
+            ls = F.log_softmax(lm(input_ids=ids, cache=cache, use_cache=True).logits.double(), -1)
+            a['live'].append(cache.bytes_per_token())
+            a['nll'] += float(-ls[:, :-1].gather(-1, tgt).sum())
+            a['kl'] += float((lt.exp() * (lt - ls)).sum())
     dense = DenseKVCache.expected_bytes_per_token(lm)
-    cbpt = sum(live) / len(live)
-    return dict(perplexity=math.exp(nll / count), base_perplexity=math.exp(base_nll / count),
-                kl=kl / positions, cache_bytes_per_token=cbpt,
-                cache_bytes_per_token_formula=LowRankKVCache.expected_bytes_per_token(lm),
-                dense_cache_bytes_per_token=dense, kept_fraction=cbpt / dense,
-                compression_ratio=1 - cbpt / dense, windows=int(windows.shape[0]),
-                window_len=int(windows.shape[1]), python=python_version())
+    out = []
+    for spec, a, (R_K, R_V) in zip(specs, acc, parsed):
+        set_ranks(lm, R_K, R_V)
+        set_mode(lm, 'truncate')
+        cbpt = sum(a['live']) / len(a['live'])
+        out.append(dict(ranks=spec, perplexity=math.exp(a['nll'] / count),
+                        base_perplexity=math.exp(base_nll / count), kl=a['kl'] / positions,
+                        cache_bytes_per_token=cbpt,
+                        cache_bytes_per_token_formula=LowRankKVCache.expected_bytes_per_token(lm),
+                        dense_cache_bytes_per_token=dense, kept_fraction=cbpt / dense,
+                        compression_ratio=1 - cbpt / dense, windows=int(windows.shape[0]),
+                        window_len=int(windows.shape[1]), python=python_version()))
+    return out
 
 
 @torch.no_grad()

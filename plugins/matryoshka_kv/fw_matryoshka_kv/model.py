@@ -73,8 +73,9 @@ def save_projection(path, projections, meta: dict) -> Path:
 
 
 def load_projection(path, projections) -> dict:
-    """Load a file of :func:`save_projection` (or an mmengine checkpoint of this model) into
-    ``projections``; returns its meta."""
+    """Load a file of :func:`save_projection` into ``projections``; returns its meta. An mmengine
+    checkpoint of this model (``iter_N.pth``) loads too where fw trusts it (``fw test``,
+    ``checkpoint=`` in a config); elsewhere use the ``projection*.pth`` files of the run."""
     from framework import load_checkpoint
 
     ckpt = load_checkpoint(str(path), map_location='cpu')
@@ -221,18 +222,26 @@ class MatryoshkaKVModel(BaseModel):
 
 
 class SaveProjectionHook(Hook):
-    """After training, write the projections to ``work_dir/<filename>`` (a tensors-only file that
-    ``fw matryoshka_kv eval/search --checkpoint`` and ``checkpoint=`` in configs accept).
+    """Write the projections as a tensors-only file that ``fw matryoshka_kv eval/search
+    --checkpoint`` and ``checkpoint=`` in configs accept: ``work_dir/<filename>`` after training
+    and, with ``interval``, ``work_dir/projection_iter_<n>.pth`` every ``interval`` iterations.
 
-    Args: filename (``projection.pth``)."""
+    Args: filename (``projection.pth``), interval (None = only at the end)."""
 
     priority = 'LOWEST'
 
-    def __init__(self, filename: str = 'projection.pth'):
-        self.filename = filename
+    def __init__(self, filename: str = 'projection.pth', interval: int | None = None):
+        self.filename, self.interval = filename, interval
+
+    @staticmethod
+    def _save(runner, name):
+        model = runner.model.module if hasattr(runner.model, 'module') else runner.model
+        out = save_projection(Path(runner.work_dir) / name, model.projections, model.meta())
+        runner.logger.info(f'saved the projections to {out}')
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        if self.interval and self.every_n_train_iters(runner, self.interval):
+            self._save(runner, f'projection_iter_{runner.iter + 1}.pth')
 
     def after_train(self, runner):
-        model = runner.model.module if hasattr(runner.model, 'module') else runner.model
-        out = save_projection(Path(runner.work_dir) / self.filename, model.projections,
-                              model.meta())
-        runner.logger.info(f'saved the projections to {out}')
+        self._save(runner, self.filename)

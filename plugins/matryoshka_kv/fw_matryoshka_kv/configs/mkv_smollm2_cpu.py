@@ -37,6 +37,6 @@ test_cfg = dict(type='TestLoop')
 default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=20, max_keep_ckpts=2),
     logger=dict(type='LoggerHook', interval=5))
-custom_hooks = [dict(type='matryoshka_kv.SaveProjectionHook')]
+custom_hooks = [dict(type='matryoshka_kv.SaveProjectionHook', interval=20)]
 log_processor = dict(by_epoch=False)
 randomness = dict(seed=0)
