@@ -100,7 +100,7 @@ def summary(runner, progress: ProgressHook | None) -> list[str]:
     rows = []
     metrics = progress.val_metrics if progress else {}
     for key, value in metrics.items():
-        rows.append((key, f'{value:.4f}' if isinstance(value, float) else str(value)))
+        rows.append((key, f'{value:.4g}' if isinstance(value, float) else str(value)))
     best = [h for h in runner.hooks if type(h).__name__ == 'CheckpointHook']
     best_path = getattr(best[0], 'best_ckpt_path', None) if best else None
     best_paths = getattr(best[0], 'best_ckpt_path_dict', None) if best else None

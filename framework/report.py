@@ -94,7 +94,7 @@ def report(work_dir: str) -> dict:
         ax.legend(fontsize=9, loc='best')
     for ax in list(axes.flat)[len(groups):]:
         ax.axis('off')
-    fig.suptitle(f'{work.name}: {len(train)} logged training steps, {len(runs)} run(s)')
+    fig.suptitle(f'{work.name}: {max(train, default=0)} iterations, {len(runs)} run(s)')
     fig.tight_layout()
     png = work / 'report.png'
     fig.savefig(png, dpi=110)

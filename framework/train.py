@@ -314,7 +314,7 @@ def build_runner(cfg, *, verbose: bool = False, strict: bool = True):
         quiet(runner.logger)  # and every other mmengine logger made so far
     runner.load_strict = strict
     runner.register_hook(runstate.RunStateHook(cfg.get('resume_every_n_iters', 1000)))
-    if not verbose:
+    if not verbose and runner.rank == 0:
         interval = cfg.get('default_hooks', {}).get('logger', {}).get('interval', 10)
         runner.register_hook(ProgressHook(interval))
     return runner
@@ -360,7 +360,8 @@ def train(plugin: str, config: str, *, verbose: bool = False, strict: bool = Tru
             raise runstate.Interrupted(f'stopped by {sig.name}{where}; {saved}',
                                        128 + sig.value) from None
     progress = [h for h in runner.hooks if isinstance(h, ProgressHook)]
-    runner.fw_summary = summary(runner, progress[0] if progress else None)
+    if runner.rank == 0:
+        runner.fw_summary = summary(runner, progress[0] if progress else None)
     return runner
 
 
@@ -369,7 +370,8 @@ def test_split(cfg, announce: bool = False):
     if not (cfg.get('test_dataloader') and cfg.get('test_evaluator')):
         if not (cfg.get('val_dataloader') and cfg.get('val_evaluator')):
             raise FwError(f'{cfg.filename} has neither a test nor a validation split '
-                          f'(test_dataloader/test_evaluator or val_dataloader/val_evaluator)')
+                          f'(test_dataloader/test_evaluator or val_dataloader/val_evaluator): '
+                          f'the plugin evaluates it with its own command (`fw PLUGIN --help`)')
         if announce:
             print(f'fw: {Path(cfg.filename).stem} has no test split: testing on its validation '
                   f'split (val_dataloader, val_evaluator)', file=sys.stderr)

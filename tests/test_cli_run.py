@@ -102,23 +102,32 @@ def test_fw_test_uses_the_validation_split_and_json_is_pure(trained, capfd):
     metrics = json.loads(stdout)  # nothing but the JSON on stdout
     assert 'no test split: testing on its validation split' in stderr
     final = dict(ln.strip().split(None, 1) for ln in out.splitlines()[1:])
-    assert f"{metrics['knn/accuracy']:.4f}" == final['knn/accuracy']
+    assert abs(metrics['knn/accuracy'] - float(final['knn/accuracy'])) < 1e-4, (metrics, final)
 
 
 def test_every_shipped_config_can_be_tested():
+    """Every config with a validation or test split gets a test split; one with neither (e.g. a
+    plugin's decoding job) is one error pointing at the plugin's own commands."""
     from framework import plugins as fw_plugins
+    from framework.errors import FwError
     from framework.train import load_config, test_split
 
-    checked = 0
+    tested = {}
     for name, plugin in fw_plugins.discover().items():
         if plugin.status != 'ok':
             continue
         for config in plugin.configs():
-            cfg = test_split(load_config(name, config))
+            cfg = load_config(name, config)
+            try:
+                test_split(cfg)
+            except FwError as e:
+                assert 'neither a test nor a validation split' in str(e) and '--help' in str(e)
+                assert not cfg.get('val_dataloader') and not cfg.get('test_dataloader')
+                continue
             assert cfg.test_dataloader and cfg.test_evaluator, (name, config)
             assert cfg.test_cfg is not None, (name, config)
-            checked += 1
-    assert checked >= 30
+            tested[name] = tested.get(name, 0) + 1
+    assert tested.get('amcl', 0) >= 12, tested
 
 
 def test_checkpoint_of_another_model_is_an_error(trained, capfd):
