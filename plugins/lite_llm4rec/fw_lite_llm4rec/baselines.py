@@ -2,6 +2,7 @@
 
 They share the data, the evaluator and the benchmark with Lite-LLM4Rec.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,8 +31,16 @@ class SASRec(BaseModel):
     scores s = h M^T with s_0 = -inf. M and P are initialised N(0, 0.02^2), padding_idx 0.
     """
 
-    def __init__(self, data, hidden=64, layers=2, heads=2, dropout=0.2,
-                 loss=dict(type='lite_llm4rec.FullSoftmaxCE'), data_preprocessor=None):
+    def __init__(
+        self,
+        data,
+        hidden=64,
+        layers=2,
+        heads=2,
+        dropout=0.2,
+        loss=dict(type='lite_llm4rec.FullSoftmaxCE'),
+        data_preprocessor=None,
+    ):
         super().__init__(data_preprocessor=data_preprocessor)
         seqs = load_sequence_data(**data)
         self.n_items, self.max_len = seqs.n_items, int(data.get('max_len', 50))
@@ -46,7 +55,7 @@ class SASRec(BaseModel):
         self.loss_fn = LOSSES.build(loss)
 
     def hidden(self, inputs: torch.Tensor) -> torch.Tensor:
-        z = self.item_emb(inputs) * self.scale + self.position[-inputs.shape[1]:]
+        z = self.item_emb(inputs) * self.scale + self.position[-inputs.shape[1] :]
         return self.stack(self.drop(z), attention_mask(inputs > 0, causal=True))
 
     def scores(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -95,8 +104,11 @@ class PopRec(_NonLearned):
 
     def __init__(self, data, data_preprocessor=None):
         super().__init__(data, data_preprocessor)
-        self.register_buffer('counts', torch.as_tensor(self.seqs.train_counts(),
-                                                       dtype=torch.float32), persistent=False)
+        self.register_buffer(
+            'counts',
+            torch.as_tensor(self.seqs.train_counts(), dtype=torch.float32),
+            persistent=False,
+        )
 
     def batch_scores(self, inputs):
         return self.counts.expand(len(inputs), -1).clone()

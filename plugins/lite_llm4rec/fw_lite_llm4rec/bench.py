@@ -10,6 +10,7 @@ Like for like, the headline Lite uses ``rec_llm.kind: hf`` with GenRec's encoder
 width (MiniLM cut to ``layers``); the CPU-default scratch Lite, SASRec and FlatHead are extra
 lines. Untrained weights are valid for timing: latency depends only on the architecture.
 """
+
 from __future__ import annotations
 
 import platform
@@ -24,14 +25,21 @@ DATA = dict(dataset_path=None, format='recbole', max_len=50)
 
 
 def _lite_cfg(kind: str, layers: int) -> dict:
-    rec = (dict(type='lite_llm4rec.RecLLM', kind='hf', layers=layers, dropout=0.1,
-                adapter='ln_linear') if kind == 'hf' else
-           dict(type='lite_llm4rec.RecLLM', kind='scratch', layers=2, heads=2, hidden=64,
-                dropout=0.2))
-    return dict(type='lite_llm4rec.LiteLLM4Rec', data=DATA,
-                item_llm=dict(type='lite_llm4rec.ItemLLM'), rec_llm=rec,
-                head=dict(type='lite_llm4rec.ItemProjectionHead', mode='linear'),
-                loss=dict(type='lite_llm4rec.FullSoftmaxCE'))
+    rec = (
+        dict(type='lite_llm4rec.RecLLM', kind='hf', layers=layers, dropout=0.1, adapter='ln_linear')
+        if kind == 'hf'
+        else dict(
+            type='lite_llm4rec.RecLLM', kind='scratch', layers=2, heads=2, hidden=64, dropout=0.2
+        )
+    )
+    return dict(
+        type='lite_llm4rec.LiteLLM4Rec',
+        data=DATA,
+        item_llm=dict(type='lite_llm4rec.ItemLLM'),
+        rec_llm=rec,
+        head=dict(type='lite_llm4rec.ItemProjectionHead', mode='linear'),
+        loss=dict(type='lite_llm4rec.FullSoftmaxCE'),
+    )
 
 
 def _timed(fn, *args) -> float:
@@ -50,15 +58,17 @@ def run_bench(users=50, warmup=5, repeats=3, layers=2, beams=20, threads=1, log=
     say = log or (lambda *_: None)
     models = dict(
         lite=MODELS.build(_lite_cfg('hf', layers)),
-        genrec=MODELS.build(dict(type='lite_llm4rec.GenRec', data=DATA, layers=layers,
-                                 num_beams=beams)),
+        genrec=MODELS.build(
+            dict(type='lite_llm4rec.GenRec', data=DATA, layers=layers, num_beams=beams)
+        ),
         lite_scratch=MODELS.build(_lite_cfg('scratch', layers)),
         sasrec=MODELS.build(dict(type='lite_llm4rec.SASRec', data=DATA)),
-        flathead=MODELS.build(dict(type='lite_llm4rec.FlatHead', data=DATA, layers=layers)))
+        flathead=MODELS.build(dict(type='lite_llm4rec.FlatHead', data=DATA, layers=layers)),
+    )
     for m in models.values():
         m.eval()
     test = SeqRecEvalData(DATA, split='test')
-    histories = test.inputs[:warmup + users]
+    histories = test.inputs[: warmup + users]
     k = beams
     lite = models['lite']
     item_llm = lite.frozen_item_llm[0]
@@ -69,18 +79,20 @@ def run_bench(users=50, warmup=5, repeats=3, layers=2, beams=20, threads=1, log=
     with torch.inference_mode():
         for i in range(min(warmup, len(histories))):
             for m in models.values():
-                m.recommend(histories[i:i + 1], k)
+                m.recommend(histories[i : i + 1], k)
         per_repeat = {name: [] for name in models}
         for r in range(repeats):
             times = {name: [] for name in models}
             for i in range(warmup, len(histories)):
-                row = histories[i:i + 1]
+                row = histories[i : i + 1]
                 for name, m in models.items():  # interleaved, user by user
                     times[name].append(_timed(m.recommend, row, k))
             for name, ts in times.items():
                 per_repeat[name].append((statistics.median(ts), statistics.fmean(ts)))
-            say(f'repeat {r + 1}/{repeats}: ' + ', '.join(
-                f'{n} {statistics.median(t):.1f} ms' for n, t in times.items()))
+            say(
+                f'repeat {r + 1}/{repeats}: '
+                + ', '.join(f'{n} {statistics.median(t):.1f} ms' for n, t in times.items())
+            )
         batch = test.inputs[:64]
         t_batch = min(_timed(lite.recommend, batch, k) for _ in range(3)) / 1e3
 
@@ -93,30 +105,45 @@ def run_bench(users=50, warmup=5, repeats=3, layers=2, beams=20, threads=1, log=
         med, mean = median_repeat(name)
         out[f'{name}_ms'], out[f'{name}_mean_ms'] = round(med, 3), round(mean, 3)
     ratio = out['lite_ms'] / out['genrec_ms']
-    out.update(ratio=round(ratio, 5), efficiency=round(1 - ratio, 5),
-               speedup=round(1 / ratio, 1), users=len(histories) - warmup, warmup=warmup,
-               repeats=repeats, layers=layers, beams=beams, history_items_genrec=5,
-               max_len_lite=DATA['max_len'], threads=threads,
-               device=f'cpu ({platform.processor() or platform.machine()})',
-               cache_build_s=round(cache_s, 2),
-               cache_per_user_ms=round(cache_s * 1e3 / len(test), 3),
-               lite_batch64_users_per_s=round(len(batch) / t_batch, 1),
-               weights='untrained (latency depends only on the architecture)')
-    say(f"Lite-LLM4Rec {out['lite_ms']:.2f} ms/user, GenRec beam search {out['genrec_ms']:.1f} "
-        f"ms/user: ratio {ratio:.4f}, 1 - ratio = {100 * (1 - ratio):.2f} % "
-        f"({out['speedup']}x faster; {threads} thread(s), {out['device']})")
+    out.update(
+        ratio=round(ratio, 5),
+        efficiency=round(1 - ratio, 5),
+        speedup=round(1 / ratio, 1),
+        users=len(histories) - warmup,
+        warmup=warmup,
+        repeats=repeats,
+        layers=layers,
+        beams=beams,
+        history_items_genrec=5,
+        max_len_lite=DATA['max_len'],
+        threads=threads,
+        device=f'cpu ({platform.processor() or platform.machine()})',
+        cache_build_s=round(cache_s, 2),
+        cache_per_user_ms=round(cache_s * 1e3 / len(test), 3),
+        lite_batch64_users_per_s=round(len(batch) / t_batch, 1),
+        weights='untrained (latency depends only on the architecture)',
+    )
+    say(
+        f'Lite-LLM4Rec {out["lite_ms"]:.2f} ms/user, GenRec beam search {out["genrec_ms"]:.1f} '
+        f'ms/user: ratio {ratio:.4f}, 1 - ratio = {100 * (1 - ratio):.2f} % '
+        f'({out["speedup"]}x faster; {threads} thread(s), {out["device"]})'
+    )
     return out
 
 
-def evaluate_config(config: str, split='test', max_users=None, exclude_seen=False,
-                    work_dir=None, cfg_options=()) -> dict:
+def evaluate_config(
+    config: str, split='test', max_users=None, exclude_seen=False, work_dir=None, cfg_options=()
+) -> dict:
     """Run the test loop of ``config`` with the model as built (PopRec, RandomRec)."""
     import tempfile
 
-    options = list(cfg_options) + [f'test_dataloader.dataset.split={split}',
-                                   f'test_evaluator.exclude_seen={exclude_seen}']
+    options = list(cfg_options) + [
+        f'test_dataloader.dataset.split={split}',
+        f'test_evaluator.exclude_seen={exclude_seen}',
+    ]
     if max_users is not None:
         options.append(f'test_dataloader.dataset.max_users={max_users}')
-    cfg = load_config('lite_llm4rec', config, work_dir=work_dir or tempfile.mkdtemp(),
-                      cfg_options=options)
+    cfg = load_config(
+        'lite_llm4rec', config, work_dir=work_dir or tempfile.mkdtemp(), cfg_options=options
+    )
     return dict(build_runner(cfg).test())

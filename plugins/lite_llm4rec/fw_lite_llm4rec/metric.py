@@ -5,6 +5,7 @@ Recall@K = HR@K = 1[r < K], NDCG@K = 1[r < K] / log2(r + 2). Padding (id 0) is n
 With ``exclude_seen`` the items of the history before the target are masked (the target itself is
 never masked, so repeat consumption is not punished).
 """
+
 from __future__ import annotations
 
 import math
@@ -15,7 +16,7 @@ from mmengine.evaluator import BaseMetric
 
 from framework import FwError
 
-MISSING = 10 ** 9  # the rank of an item a beam search did not return
+MISSING = 10**9  # the rank of an item a beam search did not return
 
 
 def pessimistic_rank(scores: torch.Tensor, target: int) -> int:
@@ -49,8 +50,9 @@ def ranking_metrics(ranks, topk=(5, 10, 20)) -> dict:
     for k in topk:
         hit = r < k
         out[f'Recall@{k}'] = float(hit.mean()) if len(r) else 0.0
-        out[f'NDCG@{k}'] = float(np.where(hit, 1.0 / np.log2(np.minimum(r, k) + 2), 0).mean()
-                                 if len(r) else 0.0)
+        out[f'NDCG@{k}'] = float(
+            np.where(hit, 1.0 / np.log2(np.minimum(r, k) + 2), 0).mean() if len(r) else 0.0
+        )
         out[f'HR@{k}'] = out[f'Recall@{k}']
     return out
 
@@ -71,12 +73,20 @@ class RankingMetric(BaseMetric):
 
     default_prefix = 'rec'
 
-    def __init__(self, topk=(5, 10, 20), exclude_seen=False, tie_policy='pessimistic',
-                 collect_device='cpu', prefix=None):
+    def __init__(
+        self,
+        topk=(5, 10, 20),
+        exclude_seen=False,
+        tie_policy='pessimistic',
+        collect_device='cpu',
+        prefix=None,
+    ):
         super().__init__(collect_device=collect_device, prefix=prefix)
         if tie_policy != 'pessimistic':
-            raise FwError(f"eval tie_policy is '{tie_policy}'; only 'pessimistic' is offered "
-                          f'(optimistic ranking rewards constant scores)')
+            raise FwError(
+                f"eval tie_policy is '{tie_policy}'; only 'pessimistic' is offered "
+                f'(optimistic ranking rewards constant scores)'
+            )
         self.topk, self.exclude_seen = tuple(topk), exclude_seen
 
     def process(self, data_batch, data_samples):
@@ -88,8 +98,9 @@ class RankingMetric(BaseMetric):
                     scores = mask_seen(scores, history, target)
                 self.results.append(pessimistic_rank(scores, target))
             else:
-                self.results.append(ranked_rank(out['ranked'], target,
-                                                history if self.exclude_seen else None))
+                self.results.append(
+                    ranked_rank(out['ranked'], target, history if self.exclude_seen else None)
+                )
 
     def compute_metrics(self, results):
         metrics = ranking_metrics(results, self.topk)

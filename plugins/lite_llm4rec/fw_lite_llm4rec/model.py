@@ -3,6 +3,7 @@
 Inference: item ids -> cached vectors -> one RecLLM pass -> one d x (n+1) matmul -> top-K.
 No beam search and no item tokens at recommendation time.
 """
+
 from __future__ import annotations
 
 import torch
@@ -36,8 +37,16 @@ class LiteLLM4Rec(BaseModel):
     with ``scores`` [n+1] per user; ``tensor`` -> [B, n+1] scores.
     """
 
-    def __init__(self, data, item_llm, rec_llm, head, loss,
-                 cache=dict(type='lite_llm4rec.ItemVectorCache'), data_preprocessor=None):
+    def __init__(
+        self,
+        data,
+        item_llm,
+        rec_llm,
+        head,
+        loss,
+        cache=dict(type='lite_llm4rec.ItemVectorCache'),
+        data_preprocessor=None,
+    ):
         super().__init__(data_preprocessor=data_preprocessor)
         seqs = load_sequence_data(**data)
         self.n_items, self.max_len = seqs.n_items, int(data.get('max_len', 50))
@@ -69,7 +78,8 @@ class LiteLLM4Rec(BaseModel):
         """Rebuild E_txt from the (fine-tuned) ItemLLM after training."""
         if self.finetune and self._stale:
             self.item_vectors = self.cache.build(self.item_llm, self.texts).to(
-                self.item_vectors.device)
+                self.item_vectors.device
+            )
             self._stale = False
 
     def user_vectors(self, inputs: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:

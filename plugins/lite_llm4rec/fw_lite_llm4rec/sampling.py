@@ -2,6 +2,7 @@
 
 Every sample is left-padded with item 0, so the newest item is always at position N-1.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,7 +19,7 @@ def left_pad(items, length: int) -> np.ndarray:
     out = np.zeros(length, dtype=np.int64)
     items = np.asarray(items, dtype=np.int64)[-length:] if length else items[:0]
     if len(items):
-        out[length - len(items):] = items
+        out[length - len(items) :] = items
     return out
 
 
@@ -29,7 +30,7 @@ def train_windows(seq: np.ndarray, max_len: int) -> list[np.ndarray]:
     """
     windows, end = [], len(seq)
     while end >= 2:
-        windows.append(seq[max(0, end - max_len - 1):end])
+        windows.append(seq[max(0, end - max_len - 1) : end])
         end -= max_len
     return windows
 
@@ -53,10 +54,11 @@ class SeqRecTrainData(Dataset):
         self.data = load_sequence_data(**data)
         self.max_len = int(data.get('max_len', 50))
         if data.get('num_negatives'):
-            raise FwError('data.num_negatives is set, but Lite-LLM4Rec trains with the full '
-                          'softmax over all items (no negative sampling); remove the key')
-        users = range(self.data.n_users if max_users is None else min(max_users,
-                                                                     self.data.n_users))
+            raise FwError(
+                'data.num_negatives is set, but Lite-LLM4Rec trains with the full '
+                'softmax over all items (no negative sampling); remove the key'
+            )
+        users = range(self.data.n_users if max_users is None else min(max_users, self.data.n_users))
         inputs, targets, owners = [], [], []
         N = self.max_len
         for u in users:
@@ -76,10 +78,12 @@ class SeqRecTrainData(Dataset):
                     owners.append(u)
             else:
                 raise FwError(f"sample_mode is '{sample_mode}'; expected 'windows' or 'prefixes'")
-        self.inputs = torch.as_tensor(np.stack(inputs) if inputs else np.zeros((0, N)),
-                                      dtype=torch.long)
-        self.targets = torch.as_tensor(np.stack(targets) if targets else np.zeros((0, N)),
-                                       dtype=torch.long)
+        self.inputs = torch.as_tensor(
+            np.stack(inputs) if inputs else np.zeros((0, N)), dtype=torch.long
+        )
+        self.targets = torch.as_tensor(
+            np.stack(targets) if targets else np.zeros((0, N)), dtype=torch.long
+        )
         self.users = np.asarray(owners, dtype=np.int64)
         self.metainfo = dict(n_items=self.data.n_items)
 
@@ -122,7 +126,7 @@ class SeqRecEvalData(Dataset):
         self.inputs = torch.as_tensor(np.stack([left_pad(h, self.max_len) for _, h in pairs]))
         seen = np.zeros((len(pairs), width), dtype=np.int64)
         for k, (_, h) in enumerate(pairs):
-            seen[k, :len(h)] = h
+            seen[k, : len(h)] = h
         self.seen = torch.as_tensor(seen)
         self.metainfo = dict(n_items=self.data.n_items, split=split)
 

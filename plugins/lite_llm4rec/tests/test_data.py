@@ -1,4 +1,5 @@
 """Loaders (RecBole atomic files, MovieLens .dat in ISO-8859-1), the split and the samples."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,8 +20,9 @@ def test_atomic_loader_counts_titles_years():
     lines = (DATA / 'tiny.inter').read_text().splitlines()[1:]
     assert len(table.user) == len(lines) == 233
     assert len(set(table.user)) == 30
-    assert table.item_meta['107'] == dict(title='Café Society', year='1996',
-                                          genres=table.item_meta['107']['genres'])
+    assert table.item_meta['107'] == dict(
+        title='Café Society', year='1996', genres=table.item_meta['107']['genres']
+    )
     assert table.item_meta['101']['title'] == 'Toy Tale'
     assert all(isinstance(g, list) and g for g in (m['genres'] for m in table.item_meta.values()))
 
@@ -30,8 +32,9 @@ def test_atomic_columns_found_by_name(tmp_path):
     lines = (DATA / 'tiny.inter').read_text().splitlines()
     order = [3, 1, 0, 2]
     rows = [line.split('\t') for line in lines]
-    (tmp_path / 'tiny.inter').write_text('\n'.join('\t'.join(r[i] for i in order)
-                                                   for r in rows) + '\n')
+    (tmp_path / 'tiny.inter').write_text(
+        '\n'.join('\t'.join(r[i] for i in order) for r in rows) + '\n'
+    )
     (tmp_path / 'tiny.item').write_text((DATA / 'tiny.item').read_text())
     a = SequenceData(read_atomic(DATA, 'tiny'))
     b = SequenceData(read_atomic(tmp_path, 'tiny'))
@@ -45,8 +48,9 @@ def test_ml_dat_latin1_titles_and_years():
     assert table.item_meta['3']['title'] == 'Misérables, Les'
     assert table.item_meta['3']['year'] == '1995'
     assert table.item_meta['5']['title'] == 'Cité des enfants perdus, La'
-    assert table.item_meta['6'] == dict(title='Yes, Madam (Huang gu shi jie)', year='1985',
-                                        genres=['Action'])
+    assert table.item_meta['6'] == dict(
+        title='Yes, Madam (Huang gu shi jie)', year='1985', genres=['Action']
+    )
     assert table.item_meta['1']['genres'] == ['Animation', "Children's", 'Comedy']
 
 
@@ -94,15 +98,13 @@ def test_split_invariants_on_tiny():
         assert np.array_equal(history.numpy(), s[:-1])  # no target in its own history
         assert test.inputs[k, -1] == s[-2]  # newest item at position N-1
     windows = SeqRecTrainData(TINY)
-    assert windows.n_targets == sum(len(seqs.train_sequence(u)) - 1
-                                    for u in range(seqs.n_users))
+    assert windows.n_targets == sum(len(seqs.train_sequence(u)) - 1 for u in range(seqs.n_users))
 
 
 def test_windows_cover_each_train_target_once():
     seq = np.arange(1, 13)
     windows = train_windows(seq, 4)
-    assert [w.tolist() for w in windows] == [[8, 9, 10, 11, 12], [4, 5, 6, 7, 8],
-                                             [1, 2, 3, 4]]
+    assert [w.tolist() for w in windows] == [[8, 9, 10, 11, 12], [4, 5, 6, 7, 8], [1, 2, 3, 4]]
     targets = sorted(t for w in windows for t in w[1:].tolist())
     assert targets == list(range(2, 13))
 
@@ -120,7 +122,8 @@ def test_ml100k_from_the_recbole_package():
         s = seqs.sequences[u]
         rows = windows.users == u
         held = set(windows.inputs[rows].flatten().tolist()) | set(
-            windows.targets[rows].flatten().tolist())
+            windows.targets[rows].flatten().tolist()
+        )
         assert held - {0} == set(s[:-2].tolist())
     assert seqs.item_text(1) == "Toy Story (1995). Genres: Animation, Children's, Comedy."
 

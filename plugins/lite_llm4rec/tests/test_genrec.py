@@ -1,4 +1,5 @@
 """GenRec decoding: a bijective title -> token map, a trie, and exact constrained beam search."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,8 +35,10 @@ def test_title_token_map_is_a_bijection_on_ml100k(tokenizer):
     tokens, strings = item_token_sequences(seqs, tokenizer)
     assert len(tokens) == seqs.n_items == 1682
     assert len(set(tokens)) == len(tokens)  # injective on token ids, hence a bijection
-    plain = [tuple(tokenizer(seqs.item_title(i), add_special_tokens=False)['input_ids'])
-             for i in range(1, seqs.n_items + 1)]
+    plain = [
+        tuple(tokenizer(seqs.item_title(i), add_special_tokens=False)['input_ids'])
+        for i in range(1, seqs.n_items + 1)
+    ]
     assert len(plain) - len(set(plain)) == 18  # the duplicated (title, year) pairs
     assert sum(s.endswith(' #2') for s in strings) == 18
     trie = ItemTrie(tokens, eos=tokenizer.sep_token_id, pad=tokenizer.pad_token_id)
@@ -57,8 +60,7 @@ def test_trie_allows_only_item_continuations():
 
 def test_beams_are_real_distinct_items():
     torch.manual_seed(0)
-    model = MODELS.build(dict(type='lite_llm4rec.GenRec', data=TINY, layers=1,
-                              num_beams=8)).eval()
+    model = MODELS.build(dict(type='lite_llm4rec.GenRec', data=TINY, layers=1, num_beams=8)).eval()
     from fw_lite_llm4rec.sampling import SeqRecEvalData
 
     test = SeqRecEvalData(TINY, 'test')
@@ -74,15 +76,16 @@ def test_beam_order_equals_teacher_forced_log_probs(tmp_path):
     """3-item catalogue, 3 beams: beam scores = sum of item token log-probs (length_penalty 0)."""
     (tmp_path / 'toy.item').write_text(
         'item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n'
-        '1\tAlpha\t1990\tDrama\n2\tAlpha Beta Gamma\t1991\tDrama\n3\tDelta\t1992\tComedy\n')
+        '1\tAlpha\t1990\tDrama\n2\tAlpha Beta Gamma\t1991\tDrama\n3\tDelta\t1992\tComedy\n'
+    )
     rows = [(u, i, 10 * u + k) for u in (1, 2) for k, i in enumerate((1, 2, 3, 1))]
     (tmp_path / 'toy.inter').write_text(
         'user_id:token\titem_id:token\ttimestamp:float\n'
-        + ''.join(f'{u}\t{i}\t{t}\n' for u, i, t in rows))
+        + ''.join(f'{u}\t{i}\t{t}\n' for u, i, t in rows)
+    )
     data = dict(dataset_path=str(tmp_path), name='toy', max_len=4)
     torch.manual_seed(0)
-    model = MODELS.build(dict(type='lite_llm4rec.GenRec', data=data, layers=1,
-                              num_beams=3)).eval()
+    model = MODELS.build(dict(type='lite_llm4rec.GenRec', data=data, layers=1, num_beams=3)).eval()
     history = torch.tensor([[0, 1, 2, 3]])
     ranked, scores = model.beam_search(history, return_scores=True)
     assert sorted(ranked[0]) == [1, 2, 3]

@@ -1,4 +1,5 @@
 """Full-ranking metrics (pessimistic ties, exclude_seen) and the non-learned baselines."""
+
 from __future__ import annotations
 
 import math
@@ -6,7 +7,7 @@ import math
 import pytest
 import torch
 
-from framework import FwError, MODELS, METRICS, activate
+from framework import METRICS, MODELS, FwError, activate
 from fw_lite_llm4rec.metric import MISSING, ranking_metrics
 
 

@@ -1,4 +1,5 @@
 """Lite-LLM4Rec and SASRec: padding, causality, the item-vector cache, the head and the loss."""
+
 from __future__ import annotations
 
 import math
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from framework import FwError, MODELS, activate
+from framework import MODELS, FwError, activate
 
 DATA = Path(__file__).parent / 'data'
 TINY = dict(dataset_path=str(DATA), format='recbole', name='tiny', max_len=6)
@@ -20,14 +21,22 @@ def registered():
 
 
 def lite(cache_dir, **rec_llm):
-    rec = dict(type='lite_llm4rec.RecLLM', kind='scratch', layers=2, heads=2, hidden=16,
-               dropout=0.0)
+    rec = dict(
+        type='lite_llm4rec.RecLLM', kind='scratch', layers=2, heads=2, hidden=16, dropout=0.0
+    )
     rec.update(rec_llm)
     head = dict(type='lite_llm4rec.ItemProjectionHead', mode=rec.pop('head', 'linear'))
-    return MODELS.build(dict(
-        type='lite_llm4rec.LiteLLM4Rec', data=TINY, item_llm=dict(type='lite_llm4rec.ItemLLM'),
-        rec_llm=rec, head=head, loss=dict(type='lite_llm4rec.FullSoftmaxCE'),
-        cache=dict(type='lite_llm4rec.ItemVectorCache', cache_dir=str(cache_dir))))
+    return MODELS.build(
+        dict(
+            type='lite_llm4rec.LiteLLM4Rec',
+            data=TINY,
+            item_llm=dict(type='lite_llm4rec.ItemLLM'),
+            rec_llm=rec,
+            head=head,
+            loss=dict(type='lite_llm4rec.FullSoftmaxCE'),
+            cache=dict(type='lite_llm4rec.ItemVectorCache', cache_dir=str(cache_dir)),
+        )
+    )
 
 
 def sasrec():
@@ -50,10 +59,12 @@ def histories(n_items, seed=0):
 @pytest.mark.parametrize('variant', ['lite', 'lite_tied', 'lite_bidir', 'sasrec'])
 def test_padding_never_ranked_and_never_read(variant, cache_dir):
     torch.manual_seed(0)
-    model = {'lite': lambda: lite(cache_dir), 'sasrec': sasrec,
-             'lite_tied': lambda: lite(cache_dir, head='tied'),
-             'lite_bidir': lambda: lite(cache_dir, attention='bidirectional', readout='mean'),
-             }[variant]().eval()
+    model = {
+        'lite': lambda: lite(cache_dir),
+        'sasrec': sasrec,
+        'lite_tied': lambda: lite(cache_dir, head='tied'),
+        'lite_bidir': lambda: lite(cache_dir, attention='bidirectional', readout='mean'),
+    }[variant]().eval()
     x = histories(model.n_items)
     scores = model(x)
     assert torch.isfinite(scores[:, 1:]).all()  # a length-1 history gives no NaN
@@ -120,13 +131,17 @@ def test_frozen_item_llm_gets_no_gradient_and_stays_bit_identical(cache_dir):
 
 
 def test_finetuned_item_llm_gets_gradients(cache_dir):
-    model = MODELS.build(dict(
-        type='lite_llm4rec.LiteLLM4Rec', data=TINY,
-        item_llm=dict(type='lite_llm4rec.ItemLLM', train='finetune'),
-        rec_llm=dict(type='lite_llm4rec.RecLLM', hidden=16),
-        head=dict(type='lite_llm4rec.ItemProjectionHead'),
-        loss=dict(type='lite_llm4rec.FullSoftmaxCE'),
-        cache=dict(type='lite_llm4rec.ItemVectorCache', cache_dir=str(cache_dir))))
+    model = MODELS.build(
+        dict(
+            type='lite_llm4rec.LiteLLM4Rec',
+            data=TINY,
+            item_llm=dict(type='lite_llm4rec.ItemLLM', train='finetune'),
+            rec_llm=dict(type='lite_llm4rec.RecLLM', hidden=16),
+            head=dict(type='lite_llm4rec.ItemProjectionHead'),
+            loss=dict(type='lite_llm4rec.FullSoftmaxCE'),
+            cache=dict(type='lite_llm4rec.ItemVectorCache', cache_dir=str(cache_dir)),
+        )
+    )
     x = histories(model.n_items)
     model(x, torch.roll(x, -1, 1), mode='loss')['loss'].backward()
     grads = [p.grad for p in model.item_llm.parameters() if p.grad is not None]

@@ -6,9 +6,17 @@
 # items, length_penalty 0, on a seeded subset of 200 test users (seconds per user on a CPU).
 #   fw train lite_llm4rec genrec_ml100k
 _base_ = ['./_base_/ml100k.py']
-model = dict(type='lite_llm4rec.GenRec', data={{_base_.data}}, path=None, layers=2,
-             history_items=5, max_source_tokens=256, num_beams=20, length_penalty=0.0,
-             freeze_embeddings=True)
+model = dict(
+    type='lite_llm4rec.GenRec',
+    data={{_base_.data}},
+    path=None,
+    layers=2,
+    history_items=5,
+    max_source_tokens=256,
+    num_beams=20,
+    length_penalty=0.0,
+    freeze_embeddings=True,
+)
 train_dataloader = dict(batch_size=32, dataset=dict(sample_mode='prefixes', targets_per_user=5))
 val_dataloader = dict(batch_size=8, dataset=dict(max_users=200, seed=0))
 test_dataloader = dict(batch_size=8, dataset=dict(max_users=200, seed=0))

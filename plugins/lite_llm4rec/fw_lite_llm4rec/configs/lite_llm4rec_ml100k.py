@@ -5,11 +5,30 @@
 #   fw train lite_llm4rec lite_llm4rec_ml100k
 _base_ = ['./_base_/ml100k.py']
 model = dict(
-    type='lite_llm4rec.LiteLLM4Rec', data={{_base_.data}},
-    item_llm=dict(type='lite_llm4rec.ItemLLM', path=None, pooling='mean', normalize=True,
-                  item_max_tokens=64, train='frozen', lr=1e-5),
-    rec_llm=dict(type='lite_llm4rec.RecLLM', kind='scratch', path=None, layers=2, heads=2,
-                 hidden=64, dropout=0.2, attention='causal', readout='last', adapter='ln_linear'),
+    type='lite_llm4rec.LiteLLM4Rec',
+    data={{_base_.data}},
+    item_llm=dict(
+        type='lite_llm4rec.ItemLLM',
+        path=None,
+        pooling='mean',
+        normalize=True,
+        item_max_tokens=64,
+        train='frozen',
+        lr=1e-5,
+    ),
+    rec_llm=dict(
+        type='lite_llm4rec.RecLLM',
+        kind='scratch',
+        path=None,
+        layers=2,
+        heads=2,
+        hidden=64,
+        dropout=0.2,
+        attention='causal',
+        readout='last',
+        adapter='ln_linear',
+    ),
     head=dict(type='lite_llm4rec.ItemProjectionHead', mode='linear'),
     loss=dict(type='lite_llm4rec.FullSoftmaxCE'),
-    cache=dict(type='lite_llm4rec.ItemVectorCache'))
+    cache=dict(type='lite_llm4rec.ItemVectorCache'),
+)
