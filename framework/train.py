@@ -320,12 +320,12 @@ def build_runner(cfg, *, verbose: bool = False, strict: bool = True):
     return runner
 
 
-def _saved(runner) -> str:
-    last = ckpt.latest_checkpoint(runner.work_dir)
+def _saved(work_dir: str) -> str:
+    last = ckpt.latest_checkpoint(work_dir)
     if last is None:
         return 'nothing was saved yet (--resume starts from scratch)'
-    meta = __import__('torch').load(last, map_location='cpu', weights_only=False,
-                                    mmap=True).get('meta', {})
+    with ckpt.trusted(work_dir):
+        meta = ckpt.load_local(last, map_location='cpu').get('meta', {})
     return (f"last checkpoint: {last} (epoch {meta.get('epoch', '?')}, "
             f"iteration {meta.get('iter', '?')})")
 
@@ -354,10 +354,12 @@ def train(plugin: str, config: str, *, verbose: bool = False, strict: bool = Tru
             if isinstance(e, RuntimeError) and not caught:
                 raise
             sig = caught[-1] if caught else signal.SIGINT
-            where = f' at epoch {runner.epoch + 1}, iteration {runner.iter + 1}' if runner else ''
-            with ckpt.trusted(cfg.work_dir):
-                saved = _saved(runner) if runner else 'nothing was saved'
-            raise runstate.Interrupted(f'stopped by {sig.name}{where}; {saved}',
+            loop, where = getattr(runner, '_train_loop', None), ''
+            if hasattr(loop, 'dataloader_iterator'):  # built, iteration-based
+                where = f' at iteration {loop.iter + 1}'
+            elif hasattr(loop, 'epoch'):
+                where = f' at epoch {loop.epoch + 1}, iteration {loop.iter + 1}'
+            raise runstate.Interrupted(f'stopped by {sig.name}{where}; {_saved(cfg.work_dir)}',
                                        128 + sig.value) from None
     progress = [h for h in runner.hooks if isinstance(h, ProgressHook)]
     if runner.rank == 0:

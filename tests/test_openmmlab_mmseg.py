@@ -161,7 +161,7 @@ def test_deeplabv3plus_trains_and_is_evaluated_by_iou_metric(seg_root, tmp_path,
     fw = make_fw(site, load=PLUGIN)  # only this plugin, whatever else is installed
     work = tmp_path / 'work'
     out = fw('train', PLUGIN, 'deeplabv3plus_r18_toy', '--work-dir', str(work), timeout=1800)
-    log = out.stdout + out.stderr
+    log = out.stdout + out.stderr + ''.join(p.read_text() for p in work.glob('*/*.log'))
     assert out.returncode == 0, log[-6000:]
     # mmseg's config asks for SyncBN; off a process group mmengine's Runner reverts it to BN
     assert 'SyncBatchNorm (SyncBN) layers in the model will be automatically reverted' in log
