@@ -1,14 +1,7 @@
 """pluggy hooks of the lmhead_decode plugin (components and commands come from manifest.json)."""
-from importlib.metadata import PackageNotFoundError, version
-
 from framework import hookimpl
 
-
-def _version() -> str:
-    try:
-        return version('fw-lmhead-decode')
-    except PackageNotFoundError:
-        return '0+unknown'
+from fw_lmhead_decode import __version__
 
 
 @hookimpl
@@ -16,7 +9,7 @@ def fw_plugin_info():
     return {'name': 'lmhead_decode',
             'paper': 'Decoding specialised feature neurons in LLMs with the final projection layer '
                      '(Davies, arXiv 2501.02688)',
-            'version': _version(), 'config_dir': 'configs',
+            'version': __version__, 'config_dir': 'configs',
             'requires': {'torch': '>=2.1', 'transformers': '==5.24.0', 'safetensors': '>=0.4',
                          'mmengine': '>=0.10.7,<1.0'}}
 
