@@ -4,6 +4,7 @@ Parameters at SD 1.x (d = 768) and SD 2.x (d = 1024) widths, and the time of one
 a [2, 77, d] batch next to one text-encoder call of the same batch, plus whole-sampling time of the
 tiny SD pipeline with no projection, CLP and WiCLP (same seeds), reported as ratios.
 """
+
 from __future__ import annotations
 
 import time
@@ -42,13 +43,20 @@ def run(repeats: int = 3) -> dict:
 
     def sample(projector):
         projected = None if projector is None else projector(clean)
-        return sample_with_pipeline(pipe, clean, negative, projected, num_inference_steps=10,
-                                    generator=torch.Generator().manual_seed(0),
-                                    output_type='pt')
+        return sample_with_pipeline(
+            pipe,
+            clean,
+            negative,
+            projected,
+            num_inference_steps=10,
+            generator=torch.Generator().manual_seed(0),
+            output_type='pt',
+        )
 
     base = _best(lambda: sample(None), repeats)
     result['tiny SD sampling, no projection s'] = round(base, 4)
     for name, proj in (('CLP', CLP(32)), ('WiCLP', WiCLP(32, 5))):
-        result[f'tiny SD sampling, {name} / none'] = round(_best(lambda: sample(proj),
-                                                                 repeats) / base, 3)
+        result[f'tiny SD sampling, {name} / none'] = round(
+            _best(lambda: sample(proj), repeats) / base, 3
+        )
     return result

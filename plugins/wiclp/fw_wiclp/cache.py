@@ -5,6 +5,7 @@ Both live under ``${FW_CACHE_DIR:-~/.cache/fw}/wiclp/`` as plain tensor state di
 The base UNet is trained through ``fw train wiclp wiclp_shapes_base_cpu`` (the mmengine Runner)
 the first time a stage-B config needs it.
 """
+
 from __future__ import annotations
 
 import os
@@ -45,29 +46,46 @@ def cached_judge(res: int = 16, seed: int = 0):
 
 def _activate() -> None:
     import framework
+
     activate = getattr(framework, 'activate', None) if 'activate' in dir(framework) else None
     if activate is None:
         from framework.plugins import activate
     activate('wiclp')
 
 
-def base_unet_path(res: int, text_seed: int, unet_seed: int, steps: int) -> Path:
-    return cache_dir() / f'shapes_base_res{res}_text{text_seed}_unet{unet_seed}_it{steps}.pt'
+def base_unet_path(
+    res: int, text_seed: int, unet_seed: int, steps: int, prediction_type: str = 'epsilon'
+) -> Path:
+    kind = '' if prediction_type == 'epsilon' else f'_{prediction_type}'
+    return cache_dir() / f'shapes_base_res{res}_text{text_seed}_unet{unet_seed}_it{steps}{kind}.pt'
 
 
-def cached_base_unet(res: int = 16, text_seed: int = 0, unet_seed: int = 0,
-                     steps: int = 1000) -> str:
+def cached_base_unet(
+    res: int = 16,
+    text_seed: int = 0,
+    unet_seed: int = 0,
+    steps: int = 1000,
+    prediction_type: str = 'epsilon',
+) -> str:
     """Path of the stage-A UNet weights; trains them with the Runner when absent."""
-    path = base_unet_path(res, text_seed, unet_seed, steps)
+    path = base_unet_path(res, text_seed, unet_seed, steps, prediction_type)
     if path.is_file():
         return str(path)
     from framework import build_runner, load_config
 
     _activate()
     work_dir = cache_dir() / 'work' / path.stem
-    cfg = load_config('wiclp', BASE_CONFIG, work_dir=str(work_dir), seed=unet_seed,
-                      cfg_options=[f'train_cfg.max_iters={steps}'], resume=True)
-    cfg.model.diffusion.update(res=res, text_seed=text_seed, unet_seed=unet_seed)
+    cfg = load_config(
+        'wiclp',
+        BASE_CONFIG,
+        work_dir=str(work_dir),
+        seed=unet_seed,
+        cfg_options=[f'train_cfg.max_iters={steps}'],
+        resume=True,
+    )
+    cfg.model.diffusion.update(
+        res=res, text_seed=text_seed, unet_seed=unet_seed, prediction_type=prediction_type
+    )
     cfg.train_dataloader.dataset.update(res=res, seed=unet_seed)
     runner = build_runner(cfg)
     runner.train()

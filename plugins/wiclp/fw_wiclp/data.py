@@ -6,6 +6,7 @@ T2I-CompBench (Huang et al., 2023) ships one prompt per line in ``examples/datas
 projections on "a small set of compositional image-text pairs" made from the *train* prompts and
 evaluates on the val prompts (Sec. 6), so ``{cat}.txt`` is refused for training.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,10 @@ def read_prompt_file(path) -> list[str]:
     """Strip whitespace and one trailing '.', drop empty lines, de-duplicate keeping order."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise FwError(f'prompt file {path} does not exist; set compbench_dir to a local clone of '
-                      f'T2I-CompBench (it has examples/dataset/{{cat}}_train.txt)')
+        raise FwError(
+            f'prompt file {path} does not exist; set compbench_dir to a local clone of '
+            f'T2I-CompBench (it has examples/dataset/{{cat}}_train.txt)'
+        )
     seen, prompts = set(), []
     for line in path.read_text(encoding='utf-8').splitlines():
         p = line.strip()
@@ -43,15 +46,19 @@ def read_prompt_file(path) -> list[str]:
 def compbench_prompts(compbench_dir, category: str, split: str) -> list[str]:
     """Unique prompts of ``{category}_{split}.txt``; train and val must not overlap."""
     if split not in ('train', 'val'):
-        raise FwError(f"split '{split}': use 'train' (training) or 'val' (evaluation); "
-                      f"'{category}.txt' mixes both and would leak val prompts into training")
+        raise FwError(
+            f"split '{split}': use 'train' (training) or 'val' (evaluation); "
+            f"'{category}.txt' mixes both and would leak val prompts into training"
+        )
     folder = Path(compbench_dir).expanduser() / 'examples' / 'dataset'
     train = read_prompt_file(folder / f'{category}_train.txt')
     val = read_prompt_file(folder / f'{category}_val.txt')
     overlap = set(train) & set(val)
     if overlap:
-        raise FwError(f'{folder}: {len(overlap)} prompts are in both {category}_train.txt and '
-                      f'{category}_val.txt (e.g. {sorted(overlap)[0]!r}); fix the files')
+        raise FwError(
+            f'{folder}: {len(overlap)} prompts are in both {category}_train.txt and '
+            f'{category}_val.txt (e.g. {sorted(overlap)[0]!r}); fix the files'
+        )
     return train if split == 'train' else val
 
 
@@ -67,11 +74,21 @@ class CompBenchPrompts(Dataset):
         noise_seed (int): image k of prompt i starts from seed ``noise_seed + 1000 * i + k``.
     """
 
-    def __init__(self, compbench_dir: str, category: str = 'color', split: str = 'val',
-                 images_per_prompt: int = 10, limit: int | None = None, noise_seed: int = 0):
+    def __init__(
+        self,
+        compbench_dir: str,
+        category: str = 'color',
+        split: str = 'val',
+        images_per_prompt: int = 10,
+        limit: int | None = None,
+        noise_seed: int = 0,
+    ):
         prompts = compbench_prompts(compbench_dir, category, split)[:limit]
-        self.items = [dict(prompt=p, prompt_index=i, noise_seed=noise_seed + 1000 * i + k)
-                      for i, p in enumerate(prompts) for k in range(images_per_prompt)]
+        self.items = [
+            dict(prompt=p, prompt_index=i, noise_seed=noise_seed + 1000 * i + k)
+            for i, p in enumerate(prompts)
+            for k in range(images_per_prompt)
+        ]
 
     def __len__(self):
         return len(self.items)
@@ -89,26 +106,37 @@ def read_pairs(path) -> list[dict]:
     """
     path = Path(path).expanduser()
     if not path.is_file():
-        raise FwError(f'training pairs file {path} does not exist; set train_json to a JSON '
-                      f'array or JSON Lines file of {{"image": ..., "prompt": ...}}')
+        raise FwError(
+            f'training pairs file {path} does not exist; set train_json to a JSON '
+            f'array or JSON Lines file of {{"image": ..., "prompt": ...}}'
+        )
     text = path.read_text(encoding='utf-8').strip()
     try:
-        rows = json.loads(text) if text.startswith('[') else \
-            [json.loads(line) for line in text.splitlines() if line.strip()]
+        rows = (
+            json.loads(text)
+            if text.startswith('[')
+            else [json.loads(line) for line in text.splitlines() if line.strip()]
+        )
     except json.JSONDecodeError as e:
         raise FwError(f'{path} is neither a JSON array nor JSON Lines: {e}') from e
     pairs = []
     for i, row in enumerate(rows):
         if not isinstance(row, dict) or 'image' not in row or 'prompt' not in row:
-            raise FwError(f'{path}: entry {i} must be an object with "image" and "prompt", '
-                          f'got {row!r}')
+            raise FwError(
+                f'{path}: entry {i} must be an object with "image" and "prompt", got {row!r}'
+            )
         image = Path(row['image']).expanduser()
-        pairs.append(dict(image=image if image.is_absolute() else path.parent / image,
-                          prompt=str(row['prompt']).strip()))
+        pairs.append(
+            dict(
+                image=image if image.is_absolute() else path.parent / image,
+                prompt=str(row['prompt']).strip(),
+            )
+        )
     missing = [p['image'] for p in pairs if not p['image'].is_file()]
     if missing:
-        raise FwError(f'{path}: {len(missing)} of {len(pairs)} images are missing, the first is '
-                      f'{missing[0]}')
+        raise FwError(
+            f'{path}: {len(missing)} of {len(pairs)} images are missing, the first is {missing[0]}'
+        )
     if not pairs:
         raise FwError(f'{path} holds no pairs')
     return pairs

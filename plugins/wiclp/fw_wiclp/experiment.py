@@ -6,6 +6,7 @@ and the attribute judge scores the images. Records go to ``OUT/records_<arm>_see
 skips arms already done, so seeds can run in parallel processes) and the table to
 ``OUT/summary.json``.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,14 +17,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ARMS = {'clp': 'wiclp_shapes_clp_cpu', 'wiclp': 'wiclp_shapes_wiclp_cpu',
-        'wiclp3': 'wiclp_shapes_wiclp3_cpu'}
+ARMS = {
+    'clp': 'wiclp_shapes_clp_cpu',
+    'wiclp': 'wiclp_shapes_wiclp_cpu',
+    'wiclp3': 'wiclp_shapes_wiclp3_cpu',
+}
 SPLITS = ('single', 'comp_train', 'comp_val')
 METRICS = ('binding', 'vqa', 'presence')
 
 
-def evaluate(model, split: str, samples_per_prompt: int = 4, batch: int = 96,
-             res: int = 16, judge_seed: int = 0) -> list[dict]:
+def evaluate(
+    model,
+    split: str,
+    samples_per_prompt: int = 4,
+    batch: int = 96,
+    res: int = 16,
+    judge_seed: int = 0,
+) -> list[dict]:
     """Generate every (prompt, sample) of ``split`` with its fixed noise and judge it."""
     from .cache import cached_judge
     from .metric import binding_records
@@ -34,10 +44,11 @@ def evaluate(model, split: str, samples_per_prompt: int = 4, batch: int = 96,
     records = []
     model.eval()
     for start in range(0, len(items), batch):
-        chunk = items[start:start + batch]
+        chunk = items[start : start + batch]
         images = model.generate([i['prompt'] for i in chunk], [i['noise_seed'] for i in chunk])
-        samples = [dict(i, colours=i['colours'].tolist(), shapes=i['shapes'].tolist())
-                   for i in chunk]
+        samples = [
+            dict(i, colours=i['colours'].tolist(), shapes=i['shapes'].tolist()) for i in chunk
+        ]
         records += binding_records(judge, images * 2 - 1, samples)
     return records
 
@@ -56,8 +67,14 @@ def _train_arm(arm: str, seed: int, out: Path, steps: int | None):
     from framework import build_runner, load_config
 
     options = [f'train_cfg.max_iters={steps}'] if steps else []
-    cfg = load_config('wiclp', ARMS[arm], work_dir=str(out / f'{arm}_seed{seed}'), seed=seed,
-                      cfg_options=options, resume=True)
+    cfg = load_config(
+        'wiclp',
+        ARMS[arm],
+        work_dir=str(out / f'{arm}_seed{seed}'),
+        seed=seed,
+        cfg_options=options,
+        resume=True,
+    )
     cfg.train_dataloader.dataset.seed = seed
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None  # evaluated below, all splits
     runner = build_runner(cfg)
@@ -65,8 +82,9 @@ def _train_arm(arm: str, seed: int, out: Path, steps: int | None):
     return getattr(runner.model, 'module', runner.model)
 
 
-def run_arm(arm: str, seed: int, out: Path, steps: int | None = None,
-            samples_per_prompt: int = 4) -> dict:
+def run_arm(
+    arm: str, seed: int, out: Path, steps: int | None = None, samples_per_prompt: int = 4
+) -> dict:
     """Train (stage B) and evaluate one arm for one seed; ``arm='base'`` is the frozen model."""
     path = out / f'records_{arm}_seed{seed}.json'
     if path.is_file():
@@ -74,8 +92,13 @@ def run_arm(arm: str, seed: int, out: Path, steps: int | None = None,
     t0, c0 = time.time(), time.process_time()
     model = _base_model() if arm == 'base' else _train_arm(arm, seed, out, steps)
     t1, c1 = time.time(), time.process_time()
-    result = dict(arm=arm, seed=seed, train_wall_s=t1 - t0, train_cpu_s=c1 - c0,
-                  records={s: evaluate(model, s, samples_per_prompt) for s in SPLITS})
+    result = dict(
+        arm=arm,
+        seed=seed,
+        train_wall_s=t1 - t0,
+        train_cpu_s=c1 - c0,
+        records={s: evaluate(model, s, samples_per_prompt) for s in SPLITS},
+    )
     result.update(eval_wall_s=time.time() - t1, eval_cpu_s=time.process_time() - c1)
     path.write_text(json.dumps(result))
     return result
@@ -92,8 +115,9 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, n: int = 2000, seed: int = 0)
     """95% CI of mean(b - a) resampling prompts (pairs kept together)."""
     rng = random.Random(seed)
     diffs = b - a
-    means = sorted(float(np.mean([diffs[rng.randrange(len(diffs))] for _ in diffs]))
-                   for _ in range(n))
+    means = sorted(
+        float(np.mean([diffs[rng.randrange(len(diffs))] for _ in diffs])) for _ in range(n)
+    )
     return means[int(0.025 * n)], means[int(0.975 * n)]
 
 
@@ -107,8 +131,10 @@ def summarise(out: Path) -> dict:
     summary = {}
     for arm in sorted({r['arm'] for r in results}):
         runs = [r for r in results if r['arm'] == arm]
-        row = dict(seeds=[r['seed'] for r in runs],
-                   train_cpu_s=float(np.mean([r['train_cpu_s'] for r in runs])))
+        row = dict(
+            seeds=[r['seed'] for r in runs],
+            train_cpu_s=float(np.mean([r['train_cpu_s'] for r in runs])),
+        )
         for split in SPLITS:
             for key in METRICS:
                 per_seed = [float(np.mean([x[key] for x in r['records'][split]])) for r in runs]
@@ -125,21 +151,36 @@ def summarise(out: Path) -> dict:
 
 def table(summary: dict) -> str:
     """Markdown table: binding accuracy (comp_train, comp_val), VQA analogue, single accuracy."""
-    lines = ['| arm | seeds | comp_train binding | comp_val binding | comp_train VQA-analogue | '
-             'comp_val VQA-analogue | single-object acc. | gain comp_train (95% CI) |',
-             '|---|---|---|---|---|---|---|---|']
+    lines = [
+        '| arm | seeds | comp_train binding | comp_val binding | comp_train VQA-analogue | '
+        'comp_val VQA-analogue | single-object acc. | gain comp_train (95% CI) |',
+        '|---|---|---|---|---|---|---|---|',
+    ]
     for arm, row in summary.items():
         ci = row.get('comp_train/binding_gain_ci95')
-        gain = (f"{row['comp_train/binding'] - summary['base']['comp_train/binding']:+.3f} "
-                f'[{ci[0]:+.3f}, {ci[1]:+.3f}]') if ci else '-'
-        lines.append(f"| {arm} | {len(row['seeds'])} | {row['comp_train/binding']:.3f} | "
-                     f"{row['comp_val/binding']:.3f} | {row['comp_train/vqa']:.3f} | "
-                     f"{row['comp_val/vqa']:.3f} | {row['single/binding']:.3f} | {gain} |")
+        gain = (
+            (
+                f'{row["comp_train/binding"] - summary["base"]["comp_train/binding"]:+.3f} '
+                f'[{ci[0]:+.3f}, {ci[1]:+.3f}]'
+            )
+            if ci
+            else '-'
+        )
+        lines.append(
+            f'| {arm} | {len(row["seeds"])} | {row["comp_train/binding"]:.3f} | '
+            f'{row["comp_val/binding"]:.3f} | {row["comp_train/vqa"]:.3f} | '
+            f'{row["comp_val/vqa"]:.3f} | {row["single/binding"]:.3f} | {gain} |'
+        )
     return '\n'.join(lines)
 
 
-def main(out: str, seeds=(0, 1, 2), arms=('clp', 'wiclp'), steps: int | None = None,
-         samples_per_prompt: int = 4) -> dict:
+def main(
+    out: str,
+    seeds=(0, 1, 2),
+    arms=('clp', 'wiclp'),
+    steps: int | None = None,
+    samples_per_prompt: int = 4,
+) -> dict:
     torch.set_num_threads(1)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

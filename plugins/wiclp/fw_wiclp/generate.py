@@ -4,6 +4,7 @@ The projector is read from the checkpoint itself (``projector.proj.*``: CLP; ``p
 WiCLP with the kernel's window), so one config serves every arm; without ``--ckpt`` the model has
 no projection (the base model).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,8 +26,11 @@ def projector_from_checkpoint(path: str) -> tuple[str, torch.nn.Module]:
     with trusted(path):  # a file the user named on the command line
         state = load_checkpoint(path, map_location='cpu')
     state = state.get('state_dict', state)
-    state = {k.removeprefix('module.').removeprefix('projector.'): v for k, v in state.items()
-             if k.removeprefix('module.').startswith('projector.')}
+    state = {
+        k.removeprefix('module.').removeprefix('projector.'): v
+        for k, v in state.items()
+        if k.removeprefix('module.').startswith('projector.')
+    }
     if 'proj.weight' in state:
         module, label = CLP(state['proj.weight'].shape[0]), 'CLP'
         if 'net.0.weight' in state:
@@ -35,11 +39,15 @@ def projector_from_checkpoint(path: str) -> tuple[str, torch.nn.Module]:
         w = state['conv.weight']
         module, label = WiCLP(w.shape[0], window=w.shape[-1]), f'WiCLP w={w.shape[-1]}'
     elif 'net.0.weight' in state:
-        module, label = MLPSkip(state['net.2.weight'].shape[0],
-                                state['net.0.weight'].shape[0]), 'MLPSkip'
+        module, label = (
+            MLPSkip(state['net.2.weight'].shape[0], state['net.0.weight'].shape[0]),
+            'MLPSkip',
+        )
     else:
-        raise FwError(f'{path} holds no projector weights (keys projector.*); give a checkpoint '
-                      f'written by `fw train wiclp <config>`')
+        raise FwError(
+            f'{path} holds no projector weights (keys projector.*); give a checkpoint '
+            f'written by `fw train wiclp <config>`'
+        )
     module.load_state_dict(state)
     return label, module.eval()
 
@@ -81,13 +89,13 @@ def grid(columns: dict[str, list[Image.Image]], seeds, title: str) -> Image.Imag
         for r, image in enumerate(images):
             canvas.paste(image, (x, top + r * (cell[1] + pad)))
     for r, seed in enumerate(seeds):
-        draw.text((4, top + r * (cell[1] + pad) + cell[1] // 2 - 5), f'seed {seed}',
-                  fill=(0, 0, 0))
+        draw.text((4, top + r * (cell[1] + pad) + cell[1] // 2 - 5), f'seed {seed}', fill=(0, 0, 0))
     return canvas
 
 
-def run(config, prompt, ckpts, out, seeds, switch_off_t=None, steps=None, compare=False,
-        scale=None) -> list[str]:
+def run(
+    config, prompt, ckpts, out, seeds, switch_off_t=None, steps=None, compare=False, scale=None
+) -> list[str]:
     model = build(config, switch_off_t, steps)
     arms = [('no projection', None)] if (compare or not ckpts) else []
     arms += [projector_from_checkpoint(c) for c in ckpts]

@@ -5,6 +5,7 @@ object) with a colour head (4-way) and a shape head (3-way), trained with cross-
 renders. It must reach >= 0.98 exact accuracy (colour and shape) on 2,000 held-out renders before
 any binding number is trusted.
 """
+
 from __future__ import annotations
 
 import random
@@ -31,9 +32,13 @@ class AttributeJudge(nn.Module):
     def __init__(self, width: int = 16):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(3, width, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(2 * width, 4 * width, 3, padding=1), nn.ReLU())
+            nn.Conv2d(3, width, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(width, 2 * width, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(2 * width, 4 * width, 3, padding=1),
+            nn.ReLU(),
+        )
         self.colour = nn.Linear(8 * width, len(COLOURS))
         self.shape = nn.Linear(8 * width, len(SHAPES))
 
@@ -67,8 +72,10 @@ def _batch(rng: random.Random, res: int, n: int):
 
 
 def _targets(labels):
-    return (torch.tensor([list(COLOURS).index(c) for c, _ in labels]),
-            torch.tensor([SHAPES.index(s) for _, s in labels]))
+    return (
+        torch.tensor([list(COLOURS).index(c) for c, _ in labels]),
+        torch.tensor([SHAPES.index(s) for _, s in labels]),
+    )
 
 
 def judge_inputs(rng, res, n):
@@ -92,8 +99,9 @@ def exact_accuracy(judge: AttributeJudge, res: int, n: int = 2000, seed: int = 9
     return right / total
 
 
-def train_judge(res: int = 16, seed: int = 0, steps: int = 500, batch: int = 64,
-                lr: float = 3e-3) -> tuple[AttributeJudge, float]:
+def train_judge(
+    res: int = 16, seed: int = 0, steps: int = 500, batch: int = 64, lr: float = 3e-3
+) -> tuple[AttributeJudge, float]:
     """Train on fresh renders (with pixel noise); return the judge and its held-out accuracy."""
     rng = random.Random(seed)
     with torch.random.fork_rng(devices=[]), torch.enable_grad():
@@ -111,17 +119,20 @@ def train_judge(res: int = 16, seed: int = 0, steps: int = 500, batch: int = 64,
             opt.step()
     accuracy = exact_accuracy(judge, res)
     if accuracy < GATE:
-        raise FwError(f'attribute judge reaches {accuracy:.3f} < {GATE} exact accuracy on 2,000 '
-                      f'held-out renders; the binding evaluation would be invalid: train longer '
-                      f'(steps) or use a larger res')
+        raise FwError(
+            f'attribute judge reaches {accuracy:.3f} < {GATE} exact accuracy on 2,000 '
+            f'held-out renders; the binding evaluation would be invalid: train longer '
+            f'(steps) or use a larger res'
+        )
     return judge.eval(), accuracy
 
 
 def judge_probabilities(judge: AttributeJudge, images: torch.Tensor, n_objects: int):
     """Per crop (left to right): colour probabilities [B, 4] and shape probabilities [B, 3]."""
     with torch.no_grad():
-        return [tuple(F.softmax(o, dim=1) for o in judge(x.float()))
-                for x in crops(images, n_objects)]
+        return [
+            tuple(F.softmax(o, dim=1) for o in judge(x.float())) for x in crops(images, n_objects)
+        ]
 
 
 def as_numpy(x) -> np.ndarray:

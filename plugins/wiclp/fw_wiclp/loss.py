@@ -5,6 +5,7 @@ t ~ U{0..T-1}, eps ~ N(0, I), z_t = sqrt(abar_t) z0 + sqrt(1 - abar_t) eps, c = 
 L = mean || UNet(z_t, t, c) - target ||^2 in float32, with target = eps (``epsilon``, SD 1.x) or
 v = sqrt(abar_t) eps - sqrt(1 - abar_t) z0 (``v_prediction``, SD 2.x).
 """
+
 from __future__ import annotations
 
 import torch
@@ -28,13 +29,16 @@ class DiffusionLoss(nn.Module):
     def __init__(self, prediction_type: str | None = None, loss_weight: float = 1.0):
         super().__init__()
         if prediction_type is not None and prediction_type not in PREDICTION_TYPES:
-            raise FwError(f"prediction_type='{prediction_type}'; expected one of "
-                          f"{', '.join(PREDICTION_TYPES)} or None (the scheduler's)")
+            raise FwError(
+                f"prediction_type='{prediction_type}'; expected one of "
+                f"{', '.join(PREDICTION_TYPES)} or None (the scheduler's)"
+            )
         self.prediction_type = prediction_type
         self.loss_weight = loss_weight
 
-    def target(self, scheduler, z0: torch.Tensor, noise: torch.Tensor,
-               timesteps: torch.Tensor) -> torch.Tensor:
+    def target(
+        self, scheduler, z0: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor
+    ) -> torch.Tensor:
         kind = self.prediction_type or scheduler.config.prediction_type
         if kind == 'epsilon':
             return noise

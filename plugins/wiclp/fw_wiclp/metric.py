@@ -5,6 +5,7 @@ phrases, asks a BLIP VQA model "{phrase}?" for each, multiplies the P("yes") of 
 image, and averages over images. The shapes experiment replaces BLIP with an attribute classifier
 applied to each half of the image (:mod:`fw_wiclp.judge`).
 """
+
 from __future__ import annotations
 
 import re
@@ -47,8 +48,13 @@ class BlipVqaScore(BaseMetric):
 
     default_prefix = 'blip_vqa'
 
-    def __init__(self, blip_vqa_dir: str | None = None, answerer=None, prefix: str | None = None,
-                 collect_device: str = 'cpu'):
+    def __init__(
+        self,
+        blip_vqa_dir: str | None = None,
+        answerer=None,
+        prefix: str | None = None,
+        collect_device: str = 'cpu',
+    ):
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.blip_vqa_dir = blip_vqa_dir
         self._answerer = answerer
@@ -74,9 +80,11 @@ class BlipYesProbability:
 
     def __init__(self, model_dir: str | None):
         if not model_dir or not Path(model_dir).expanduser().is_dir():
-            raise FwError(f"blip_vqa_dir '{model_dir}' is not a folder; put a local BLIP VQA "
-                          f'model (transformers layout, e.g. Salesforce/blip-vqa-base) there '
-                          f'and set blip_vqa_dir in the config')
+            raise FwError(
+                f"blip_vqa_dir '{model_dir}' is not a folder; put a local BLIP VQA "
+                f'model (transformers layout, e.g. Salesforce/blip-vqa-base) there '
+                f'and set blip_vqa_dir in the config'
+            )
         from transformers import BlipForQuestionAnswering, BlipProcessor
 
         self.processor = BlipProcessor.from_pretrained(model_dir, local_files_only=True)
@@ -88,10 +96,15 @@ class BlipYesProbability:
     @torch.no_grad()
     def __call__(self, images, questions):
         device = next(self.model.parameters()).device
-        inputs = self.processor(images=[img.clamp(0, 1) for img in images], text=questions,
-                                return_tensors='pt', do_rescale=False).to(device)
-        start = torch.full((len(questions), 1), self.model.config.text_config.bos_token_id,
-                           device=device)
+        inputs = self.processor(
+            images=[img.clamp(0, 1) for img in images],
+            text=questions,
+            return_tensors='pt',
+            do_rescale=False,
+        ).to(device)
+        start = torch.full(
+            (len(questions), 1), self.model.config.text_config.bos_token_id, device=device
+        )
         out = self.model(**inputs, decoder_input_ids=start)
         logits = out.logits if hasattr(out, 'logits') else out.decoder_logits
         return logits[:, 0].softmax(-1)[:, self.yes_id].tolist()
@@ -112,14 +125,27 @@ def binding_records(judge, images: torch.Tensor, samples) -> list[dict]:
     for i, s in enumerate(samples):
         colours = [int(p[0][i].argmax()) for p in probs]
         shapes = [int(p[1][i].argmax()) for p in probs]
-        vqa = float(np.prod([float(p[0][i, c]) * float(p[1][i, k])
-                             for p, c, k in zip(probs, s['colours'], s['shapes'])]))
-        records.append(dict(
-            prompt=s['prompt'], prompt_index=int(s['prompt_index']), n_objects=n_objects,
-            binding=float(colours == list(s['colours']) and shapes == list(s['shapes'])),
-            presence=float(sorted(colours) == sorted(s['colours'])
-                           and sorted(shapes) == sorted(s['shapes'])),
-            vqa=vqa))
+        vqa = float(
+            np.prod(
+                [
+                    float(p[0][i, c]) * float(p[1][i, k])
+                    for p, c, k in zip(probs, s['colours'], s['shapes'])
+                ]
+            )
+        )
+        records.append(
+            dict(
+                prompt=s['prompt'],
+                prompt_index=int(s['prompt_index']),
+                n_objects=n_objects,
+                binding=float(colours == list(s['colours']) and shapes == list(s['shapes'])),
+                presence=float(
+                    sorted(colours) == sorted(s['colours'])
+                    and sorted(shapes) == sorted(s['shapes'])
+                ),
+                vqa=vqa,
+            )
+        )
     return records
 
 
@@ -135,8 +161,13 @@ class BindingScore(BaseMetric):
 
     default_prefix = 'binding'
 
-    def __init__(self, res: int = 16, judge_seed: int = 0, prefix: str | None = None,
-                 collect_device: str = 'cpu'):
+    def __init__(
+        self,
+        res: int = 16,
+        judge_seed: int = 0,
+        prefix: str | None = None,
+        collect_device: str = 'cpu',
+    ):
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.res, self.judge_seed = res, judge_seed
         self._judge = None
@@ -144,10 +175,12 @@ class BindingScore(BaseMetric):
     def process(self, data_batch, data_samples):
         if self._judge is None:
             from .cache import cached_judge
+
             self._judge = cached_judge(self.res, self.judge_seed)
         images = torch.stack([s['image'] for s in data_samples]) * 2 - 1
         self.results.extend(binding_records(self._judge, images, data_samples))
 
     def compute_metrics(self, results):
-        return {key: float(np.mean([r[key] for r in results]))
-                for key in ('binding', 'vqa', 'presence')}
+        return {
+            key: float(np.mean([r[key] for r in results])) for key in ('binding', 'vqa', 'presence')
+        }

@@ -7,6 +7,7 @@ no unconditional training go through the projector.
 ``mode='predict'``: images for the batch's prompts with the switch-off rule of
 :mod:`fw_wiclp.sampling`, one seeded noise per image (so arms are paired).
 """
+
 from __future__ import annotations
 
 import torch
@@ -17,8 +18,15 @@ from framework import MODELS, FwError
 from .diffusion import Frozen
 from .sampling import encode_prompts, make_pipeline, sample_reference, sample_with_pipeline
 
-DEFAULT_SAMPLING = dict(num_inference_steps=25, guidance_scale=7.5, switch_off_t=-1,
-                        sampler=None, engine='auto', height=None, width=None)
+DEFAULT_SAMPLING = dict(
+    num_inference_steps=25,
+    guidance_scale=7.5,
+    switch_off_t=-1,
+    sampler=None,
+    engine='auto',
+    height=None,
+    width=None,
+)
 
 
 class ProjectedDiffusion(BaseModel):
@@ -39,22 +47,32 @@ class ProjectedDiffusion(BaseModel):
         data_preprocessor (dict | None): mmengine data preprocessor (moves the batch to device).
     """
 
-    def __init__(self, diffusion: dict, projector: dict | None = None,
-                 loss: dict | None = None, train_unet: bool = False,
-                 sampling: dict | None = None, data_preprocessor: dict | None = None):
+    def __init__(
+        self,
+        diffusion: dict,
+        projector: dict | None = None,
+        loss: dict | None = None,
+        train_unet: bool = False,
+        sampling: dict | None = None,
+        data_preprocessor: dict | None = None,
+    ):
         super().__init__(data_preprocessor=data_preprocessor)
         self.parts = MODELS.build(diffusion)
         self.projector = MODELS.build(projector) if projector else None
         self.loss_fn = MODELS.build(loss or dict(type='wiclp.DiffusionLoss'))
         unknown = set(sampling or {}) - set(DEFAULT_SAMPLING)
         if unknown:
-            raise FwError(f"model.sampling has unknown keys {sorted(unknown)}; expected "
-                          f"{', '.join(DEFAULT_SAMPLING)}")
+            raise FwError(
+                f'model.sampling has unknown keys {sorted(unknown)}; expected '
+                f'{", ".join(DEFAULT_SAMPLING)}'
+            )
         self.sampling = dict(DEFAULT_SAMPLING, **(sampling or {}))
         d = self.parts.embed_dim
         if self.projector is not None and getattr(self.projector, 'dim', d) != d:
-            raise FwError(f'projector dim={self.projector.dim} but the text encoder gives d={d}; '
-                          f'set model.projector.dim={d}')
+            raise FwError(
+                f'projector dim={self.projector.dim} but the text encoder gives d={d}; '
+                f'set model.projector.dim={d}'
+            )
         if train_unet and self.projector is not None:
             raise FwError('train_unet=True trains the base UNet (stage A); set projector=None')
         self.train_unet = train_unet
@@ -69,8 +87,9 @@ class ProjectedDiffusion(BaseModel):
     def encode(self, prompts) -> torch.Tensor:
         """CLIP(p) for every prompt: [B, T, d] (frozen, no gradient)."""
         with torch.no_grad():
-            return encode_prompts(self.parts.text_encoder, self.parts.tokenizer, prompts,
-                                  self._device())
+            return encode_prompts(
+                self.parts.text_encoder, self.parts.tokenizer, prompts, self._device()
+            )
 
     def project(self, embeds: torch.Tensor) -> torch.Tensor:
         """P(x) in float32 (the identity without a projector), cast to the UNet's dtype."""
@@ -91,15 +110,17 @@ class ProjectedDiffusion(BaseModel):
             z = vae.encode(images.to(vae.dtype)).latent_dist.sample()
         return z * vae.config.scaling_factor
 
-    def diffusion_loss(self, images: torch.Tensor, prompts, timesteps=None, noise=None,
-                       latents=None):
+    def diffusion_loss(
+        self, images: torch.Tensor, prompts, timesteps=None, noise=None, latents=None
+    ):
         """The loss of one batch; ``timesteps``, ``noise`` and ``latents`` (z0) may be fixed."""
         scheduler = self.parts.noise_scheduler
         z0 = self.encode_images(images) if latents is None else latents
         noise = torch.randn_like(z0) if noise is None else noise
         if timesteps is None:
-            timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (z0.shape[0],),
-                                      device=z0.device)
+            timesteps = torch.randint(
+                0, scheduler.config.num_train_timesteps, (z0.shape[0],), device=z0.device
+            )
         z_t = scheduler.add_noise(z0, noise, timesteps)
         cond = self.project(self.encode(prompts))
         prediction = self.unet(z_t, timesteps, encoder_hidden_states=cond).sample
@@ -119,19 +140,26 @@ class ProjectedDiffusion(BaseModel):
         engine = opts['engine']
         if engine == 'auto':
             engine = 'pipeline' if self.parts.vae is not None else 'loop'
-        common = dict(switch_off_t=opts['switch_off_t'], guidance_scale=opts['guidance_scale'],
-                      num_inference_steps=opts['num_inference_steps'], height=opts['height'],
-                      width=opts['width'], generator=generators)
+        common = dict(
+            switch_off_t=opts['switch_off_t'],
+            guidance_scale=opts['guidance_scale'],
+            num_inference_steps=opts['num_inference_steps'],
+            height=opts['height'],
+            width=opts['width'],
+            generator=generators,
+        )
         if engine == 'pipeline':
             if self.parts.vae is None:
                 raise FwError("sampling.engine='pipeline' needs a VAE; use engine='loop'")
             pipe = make_pipeline(self.parts, scheduler)
-            return sample_with_pipeline(pipe, clean, negative, projected, output_type='pt',
-                                        **common).images
+            return sample_with_pipeline(
+                pipe, clean, negative, projected, output_type='pt', **common
+            ).images
         if engine != 'loop':
             raise FwError(f"sampling.engine='{engine}'; expected auto, pipeline or loop")
-        return sample_reference(self.parts.unet, scheduler, clean, negative, projected,
-                                vae=self.parts.vae, **common)
+        return sample_reference(
+            self.parts.unet, scheduler, clean, negative, projected, vae=self.parts.vae, **common
+        )
 
     # --- mmengine ---------------------------------------------------------------------------
     def forward(self, inputs, data_samples=None, mode: str = 'tensor'):

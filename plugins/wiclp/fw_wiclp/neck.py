@@ -5,6 +5,7 @@ BOS, words, EOS and the padding after it, with no mask, since Stable Diffusion a
 them) to a tensor of the same shape, dtype and device, for any T >= 1. Each starts as the identity,
 so an untrained projector reproduces the base model exactly.
 """
+
 from __future__ import annotations
 
 import torch
@@ -63,8 +64,10 @@ class WiCLP(nn.Module):
     def __init__(self, dim: int = 768, window: int = 5):
         super().__init__()
         if window < 1 or window % 2 == 0:
-            raise FwError(f'WiCLP window={window}: the window must be odd and >= 1 (3, 5, 7, ...) '
-                          f'so that it is centred on each token')
+            raise FwError(
+                f'WiCLP window={window}: the window must be odd and >= 1 (3, 5, 7, ...) '
+                f'so that it is centred on each token'
+            )
         self.dim, self.window = dim, window
         self.conv = nn.Conv1d(dim, dim, window, padding=(window - 1) // 2)
         nn.init.zeros_(self.conv.weight)

@@ -11,6 +11,7 @@ Two implementations of the same rule: :func:`sample_with_pipeline` drives diffus
 ``StableDiffusionPipeline`` through ``prompt_embeds`` and ``callback_on_step_end``;
 :func:`sample_reference` is a plain loop (also used in pixel space, where there is no VAE).
 """
+
 from __future__ import annotations
 
 import copy
@@ -32,8 +33,13 @@ def repeat_per_image(embeds: torch.Tensor, n: int) -> torch.Tensor:
 
 def encode_prompts(text_encoder, tokenizer, prompts, device=None) -> torch.Tensor:
     """CLIP(p): the text encoder's ``last_hidden_state`` over all padded positions, no mask."""
-    ids = tokenizer(list(prompts), padding='max_length', max_length=tokenizer.model_max_length,
-                    truncation=True, return_tensors='pt').input_ids
+    ids = tokenizer(
+        list(prompts),
+        padding='max_length',
+        max_length=tokenizer.model_max_length,
+        truncation=True,
+        return_tensors='pt',
+    ).input_ids
     device = device or next(text_encoder.parameters()).device
     return text_encoder(ids.to(device))[0]
 
@@ -55,10 +61,17 @@ def planned_timesteps(scheduler, steps: int, device=None) -> torch.Tensor:
     return planner.timesteps
 
 
-def sample_with_pipeline(pipe, clean: torch.Tensor, negative: torch.Tensor,
-                         projected: torch.Tensor | None, switch_off_t: int = -1,
-                         num_images_per_prompt: int = 1, num_inference_steps: int = 25,
-                         guidance_scale: float = 7.5, **kwargs):
+def sample_with_pipeline(
+    pipe,
+    clean: torch.Tensor,
+    negative: torch.Tensor,
+    projected: torch.Tensor | None,
+    switch_off_t: int = -1,
+    num_images_per_prompt: int = 1,
+    num_inference_steps: int = 25,
+    guidance_scale: float = 7.5,
+    **kwargs,
+):
     """Run ``pipe`` (a ``StableDiffusionPipeline``) with the switch-off rule; returns its output.
 
     ``clean``/``negative``/``projected`` are [B, T, d] embeddings (``projected=None``: the
@@ -80,18 +93,35 @@ def sample_with_pipeline(pipe, clean: torch.Tensor, negative: torch.Tensor,
                 callback_kwargs['prompt_embeds'] = clean_rep
         return callback_kwargs
 
-    return pipe(prompt_embeds=first, negative_prompt_embeds=negative,
-                num_images_per_prompt=n, num_inference_steps=num_inference_steps,
-                guidance_scale=guidance_scale, callback_on_step_end=on_step_end,
-                callback_on_step_end_tensor_inputs=['prompt_embeds'], **kwargs)
+    return pipe(
+        prompt_embeds=first,
+        negative_prompt_embeds=negative,
+        num_images_per_prompt=n,
+        num_inference_steps=num_inference_steps,
+        guidance_scale=guidance_scale,
+        callback_on_step_end=on_step_end,
+        callback_on_step_end_tensor_inputs=['prompt_embeds'],
+        **kwargs,
+    )
 
 
 @torch.no_grad()
-def sample_reference(unet, scheduler, clean: torch.Tensor, negative: torch.Tensor,
-                     projected: torch.Tensor | None, switch_off_t: int = -1, vae=None,
-                     num_inference_steps: int = 25, guidance_scale: float = 7.5,
-                     height: int | None = None, width: int | None = None, generator=None,
-                     num_images_per_prompt: int = 1, eta: float = 0.0) -> torch.Tensor:
+def sample_reference(
+    unet,
+    scheduler,
+    clean: torch.Tensor,
+    negative: torch.Tensor,
+    projected: torch.Tensor | None,
+    switch_off_t: int = -1,
+    vae=None,
+    num_inference_steps: int = 25,
+    guidance_scale: float = 7.5,
+    height: int | None = None,
+    width: int | None = None,
+    generator=None,
+    num_images_per_prompt: int = 1,
+    eta: float = 0.0,
+) -> torch.Tensor:
     """The same rule as a plain loop; images in [0, 1], [B * n, 3, H, W].
 
     Follows the pipeline's arithmetic step by step (noise, CFG batch order [uncond; cond], scheduler
@@ -121,15 +151,23 @@ def sample_reference(unet, scheduler, clean: torch.Tensor, negative: torch.Tenso
         embeds = torch.cat([negative, cond]) if cfg else cond
         model_input = torch.cat([latents] * 2) if cfg else latents
         model_input = scheduler.scale_model_input(model_input, t)
-        eps = unet(model_input, t, encoder_hidden_states=embeds, timestep_cond=None,
-                   cross_attention_kwargs=None, added_cond_kwargs=None, return_dict=False)[0]
+        eps = unet(
+            model_input,
+            t,
+            encoder_hidden_states=embeds,
+            timestep_cond=None,
+            cross_attention_kwargs=None,
+            added_cond_kwargs=None,
+            return_dict=False,
+        )[0]
         if cfg:
             eps_u, eps_c = eps.chunk(2)
             eps = eps_u + guidance_scale * (eps_c - eps_u)
         latents = scheduler.step(eps, t, latents, **extra, return_dict=False)[0]
     if vae is not None:
-        latents = vae.decode(latents / vae.config.scaling_factor, return_dict=False,
-                             generator=generator)[0]
+        latents = vae.decode(
+            latents / vae.config.scaling_factor, return_dict=False, generator=generator
+        )[0]
     return (latents / 2 + 0.5).clamp(0, 1)
 
 
@@ -138,9 +176,16 @@ def make_pipeline(parts, scheduler=None):
     from diffusers import StableDiffusionPipeline
 
     pipe = StableDiffusionPipeline(
-        vae=parts.vae, text_encoder=parts.text_encoder,
-        tokenizer=getattr(parts, 'tokenizer', None) if hasattr(parts.tokenizer, 'save_pretrained')
-        else None, unet=parts.unet, scheduler=scheduler or parts.make_sampler(),
-        safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+        vae=parts.vae,
+        text_encoder=parts.text_encoder,
+        tokenizer=getattr(parts, 'tokenizer', None)
+        if hasattr(parts.tokenizer, 'save_pretrained')
+        else None,
+        unet=parts.unet,
+        scheduler=scheduler or parts.make_sampler(),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
     pipe.set_progress_bar_config(disable=True)
     return pipe

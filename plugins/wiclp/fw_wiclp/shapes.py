@@ -8,6 +8,7 @@ left half and the second in the right half (+-1 px size, +-2 px vertical jitter)
 ordered two-object prompts (36 unordered combinations), split by a fixed seed into 24 ``comp_train``
 and 12 ``comp_val`` combinations (both orders of each).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -74,7 +75,7 @@ def render(objects, res: int = 16, rng: random.Random | None = None) -> np.ndarr
     draw = ImageDraw.Draw(image)
     s = SUPERSAMPLE
     if len(objects) == 1:
-        (colour, shape), = objects
+        ((colour, shape),) = objects
         size = 0.5 * res + rng.uniform(-1, 1)
         cx = res / 2 + rng.uniform(-2, 2)
         cy = res / 2 + rng.uniform(-2, 2)
@@ -109,8 +110,15 @@ class ShapeScenes(Dataset):
         seed (int): seed of the stream.
     """
 
-    def __init__(self, mode: str = 'base', res: int = 16, size: int = 64000,
-                 comp_fraction: float = 0.15, empty_fraction: float = 0.1, seed: int = 0):
+    def __init__(
+        self,
+        mode: str = 'base',
+        res: int = 16,
+        size: int = 64000,
+        comp_fraction: float = 0.15,
+        empty_fraction: float = 0.1,
+        seed: int = 0,
+    ):
         if mode not in ('base', 'comp_train'):
             raise FwError(f"ShapeScenes mode='{mode}'; expected 'base' or 'comp_train'")
         self.mode, self.res, self.size, self.seed = mode, res, size, seed
@@ -150,8 +158,7 @@ class ShapePrompts(Dataset):
     noise seed.
     """
 
-    def __init__(self, split: str = 'comp_train', samples_per_prompt: int = 4,
-                 noise_seed: int = 0):
+    def __init__(self, split: str = 'comp_train', samples_per_prompt: int = 4, noise_seed: int = 0):
         if split == 'single':
             objects = [[o] for o in single_prompts()]
         else:
@@ -160,11 +167,15 @@ class ShapePrompts(Dataset):
         self.items = []
         for i, objs in enumerate(objects):
             for k in range(samples_per_prompt):
-                self.items.append(dict(
-                    prompt=prompt_of(objs), prompt_index=i,
-                    colours=torch.tensor([list(COLOURS).index(c) for c, _ in objs]),
-                    shapes=torch.tensor([SHAPES.index(s) for _, s in objs]),
-                    noise_seed=noise_seed + 1000 * i + k))
+                self.items.append(
+                    dict(
+                        prompt=prompt_of(objs),
+                        prompt_index=i,
+                        colours=torch.tensor([list(COLOURS).index(c) for c, _ in objs]),
+                        shapes=torch.tensor([SHAPES.index(s) for _, s in objs]),
+                        noise_seed=noise_seed + 1000 * i + k,
+                    )
+                )
 
     def __len__(self):
         return len(self.items)

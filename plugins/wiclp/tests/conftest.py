@@ -5,6 +5,7 @@ import torch
 @pytest.fixture(autouse=True, scope='session')
 def _activate_wiclp():
     from framework.plugins import activate
+
     activate('wiclp')
 
 
@@ -18,4 +19,5 @@ def _one_thread():
 def tiny_parts():
     """SD's architecture at toy width (CLIP hidden 32, UNet (4, 8), VAE [4, 8]); no download."""
     from fw_wiclp.diffusion import TinyStableDiffusion
+
     return TinyStableDiffusion(seed=0, embed_dim=32, sample_size=32, sampler='PNDM')

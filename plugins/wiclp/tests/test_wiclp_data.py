@@ -1,5 +1,6 @@
 """Data: T2I-CompBench prompt files, training pairs, the noun-phrase splitter, BLIP-VQA arithmetic,
 the shapes prompts and renders."""
+
 import json
 
 import numpy as np
@@ -18,17 +19,25 @@ def compbench(tmp_path):
     folder.mkdir(parents=True)
     (folder / 'color_train.txt').write_text(
         'a green bench and a red car.\na blue backpack and a red bench\n'
-        'a green bench and a red car.\n  a brown boat and a blue cat.  \n\n')
+        'a green bench and a red car.\n  a brown boat and a blue cat.  \n\n'
+    )
     (folder / 'color_val.txt').write_text('a white dog and a black sheep.\na yellow lamp\n')
-    (folder / 'color.txt').write_text('a green bench and a red car.\na white dog and a black sheep.\n')
+    (folder / 'color.txt').write_text(
+        'a green bench and a red car.\na white dog and a black sheep.\n'
+    )
     return tmp_path / 'T2I-CompBench'
 
 
 def test_prompt_files_strip_and_deduplicate(compbench):
     assert compbench_prompts(compbench, 'color', 'train') == [
-        'a green bench and a red car', 'a blue backpack and a red bench', 'a brown boat and a blue cat']
-    assert compbench_prompts(compbench, 'color', 'val') == ['a white dog and a black sheep',
-                                                           'a yellow lamp']
+        'a green bench and a red car',
+        'a blue backpack and a red bench',
+        'a brown boat and a blue cat',
+    ]
+    assert compbench_prompts(compbench, 'color', 'val') == [
+        'a white dog and a black sheep',
+        'a yellow lamp',
+    ]
     data = CompBenchPrompts(str(compbench), 'color', 'val', images_per_prompt=3)
     assert len(data) == 6 and data[4]['data_samples']['noise_seed'] == 1001
 
@@ -52,8 +61,10 @@ def write_images(folder, n):
 def test_pairs_json_and_jsonl(tmp_path):
     (tmp_path / 'img').mkdir()
     write_images(tmp_path / 'img', 2)
-    rows = [dict(image='img/0.png', prompt='a red car'),
-            dict(image=str(tmp_path / 'img' / '1.png'), prompt='a blue cat ')]
+    rows = [
+        dict(image='img/0.png', prompt='a red car'),
+        dict(image=str(tmp_path / 'img' / '1.png'), prompt='a blue cat '),
+    ]
     (tmp_path / 'pairs.json').write_text(json.dumps(rows))
     (tmp_path / 'pairs.jsonl').write_text('\n'.join(json.dumps(r) for r in rows) + '\n')
     for name in ('pairs.json', 'pairs.jsonl'):
@@ -74,21 +85,30 @@ def test_missing_images_raise_once_with_the_count(tmp_path):
 def test_noun_phrase_splitter():
     assert noun_phrases('a green bench and a red car.') == ['a green bench', 'a red car']
     assert noun_phrases('a red apple, a blue cup and a wooden table') == [
-        'a red apple', 'a blue cup', 'a wooden table']
+        'a red apple',
+        'a blue cup',
+        'a wooden table',
+    ]
 
 
 def test_blip_vqa_arithmetic_with_a_stub():
     """Per image: product of P(yes) over phrases; then the mean over images."""
     answers = {'a green bench?': 0.9, 'a red car?': 0.5, 'a yellow lamp?': 0.2}
     metric = BlipVqaScore(answerer=lambda images, qs: [answers[q] for q in qs])
-    metric.process(None, [dict(prompt='a green bench and a red car.', image=torch.zeros(3, 4, 4)),
-                          dict(prompt='a yellow lamp', image=torch.zeros(3, 4, 4))])
+    metric.process(
+        None,
+        [
+            dict(prompt='a green bench and a red car.', image=torch.zeros(3, 4, 4)),
+            dict(prompt='a yellow lamp', image=torch.zeros(3, 4, 4)),
+        ],
+    )
     assert metric.compute_metrics(metric.results)['score'] == pytest.approx((0.45 + 0.2) / 2)
     assert vqa_score([[0.5, 0.5], [1.0]]) == pytest.approx(0.625)
 
 
 def test_shapes_prompts_and_splits():
     from fw_wiclp.shapes import ShapePrompts, pair_combinations, split_pairs
+
     assert len(pair_combinations()) == 36
     train, val = split_pairs('comp_train'), split_pairs('comp_val')
     assert len(train) == 48 and len(val) == 24  # both orders of 24 and 12 combinations
@@ -100,6 +120,7 @@ def test_shapes_render_puts_each_phrase_in_its_half():
     import random
 
     from fw_wiclp.shapes import render
+
     image = render([('red', 'square'), ('blue', 'circle')], 16, random.Random(0)).astype(int)
     left, right = image[:, :8], image[:, 8:]
     assert left[..., 0].sum() > 0 and left[..., 2].sum() == 0

@@ -1,4 +1,5 @@
 """Projectors: identity at init, parameter counts, window locality, equivalences."""
+
 import pytest
 import torch
 
@@ -85,5 +86,6 @@ def test_shape_dtype_contract(T):
 
 def test_projectors_build_from_the_registry():
     from framework import NECKS
+
     m = NECKS.build(dict(type='wiclp.WiCLP', dim=16, window=3))
     assert isinstance(m, WiCLP) and m.window == 3

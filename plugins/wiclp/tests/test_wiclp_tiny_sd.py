@@ -1,13 +1,19 @@
 """Tiny Stable Diffusion built from configs (no download): pipeline identity, switch-off rule,
 only-the-projector training, falling loss, v-prediction target."""
+
 import copy
 
 import pytest
 import torch
 
 from fw_wiclp.neck import CLP, WiCLP
-from fw_wiclp.sampling import (encode_prompts, make_pipeline, planned_timesteps, sample_reference,
-                               sample_with_pipeline)
+from fw_wiclp.sampling import (
+    encode_prompts,
+    make_pipeline,
+    planned_timesteps,
+    sample_reference,
+    sample_with_pipeline,
+)
 
 PROMPTS = ['a red circle and a blue square', 'a green triangle']
 
@@ -31,9 +37,17 @@ def run_pipeline(parts, projected, switch_off_t=-1, sampler='PNDM', steps=4, see
     clean, negative = embeds(parts)
     pipe = make_pipeline(parts, parts.make_sampler(sampler))
     gen = torch.Generator().manual_seed(seed)
-    return sample_with_pipeline(pipe, clean, negative, projected, switch_off_t=switch_off_t,
-                                num_inference_steps=steps, guidance_scale=7.5, generator=gen,
-                                output_type='pt').images
+    return sample_with_pipeline(
+        pipe,
+        clean,
+        negative,
+        projected,
+        switch_off_t=switch_off_t,
+        num_inference_steps=steps,
+        guidance_scale=7.5,
+        generator=gen,
+        output_type='pt',
+    ).images
 
 
 class Recorder(torch.nn.Module):
@@ -97,24 +111,43 @@ def test_callback_path_equals_reference_loop(tiny_parts, sampler, switch_off_t):
     with torch.no_grad():
         projected = random_projector(32)(clean)
     images = run_pipeline(tiny_parts, projected, switch_off_t, sampler=sampler)
-    reference = sample_reference(tiny_parts.unet, tiny_parts.make_sampler(sampler), clean,
-                                 negative, projected, switch_off_t, vae=tiny_parts.vae,
-                                 num_inference_steps=4, guidance_scale=7.5,
-                                 generator=torch.Generator().manual_seed(0))
+    reference = sample_reference(
+        tiny_parts.unet,
+        tiny_parts.make_sampler(sampler),
+        clean,
+        negative,
+        projected,
+        switch_off_t,
+        vae=tiny_parts.vae,
+        num_inference_steps=4,
+        guidance_scale=7.5,
+        generator=torch.Generator().manual_seed(0),
+    )
     assert torch.equal(images, reference)
 
 
 def build_model(projector, prediction_type='epsilon'):
     from framework import MODELS
-    return MODELS.build(dict(
-        type='wiclp.ProjectedDiffusion',
-        diffusion=dict(type='wiclp.TinyStableDiffusion', seed=0, embed_dim=32, sample_size=16,
-                       prediction_type=prediction_type, max_length=16),
-        projector=projector))
+
+    return MODELS.build(
+        dict(
+            type='wiclp.ProjectedDiffusion',
+            diffusion=dict(
+                type='wiclp.TinyStableDiffusion',
+                seed=0,
+                embed_dim=32,
+                sample_size=16,
+                prediction_type=prediction_type,
+                max_length=16,
+            ),
+            projector=projector,
+        )
+    )
 
 
 def fixed_batch(n=4, res=32):
     from fw_wiclp.shapes import ShapeScenes
+
     data = ShapeScenes('comp_train', res=res, size=n, seed=0)
     items = [data[i] for i in range(n)]
     return torch.stack([i['inputs'] for i in items]), [i['data_samples']['prompt'] for i in items]
@@ -122,9 +155,14 @@ def fixed_batch(n=4, res=32):
 
 def test_only_the_projector_learns():
     model = build_model(dict(type='wiclp.WiCLP', dim=32, window=5))
-    frozen = {name: {k: v.clone() for k, v in m.state_dict().items()}
-              for name, m in [('unet', model.parts.unet), ('vae', model.parts.vae),
-                              ('text_encoder', model.parts.text_encoder)]}
+    frozen = {
+        name: {k: v.clone() for k, v in m.state_dict().items()}
+        for name, m in [
+            ('unet', model.parts.unet),
+            ('vae', model.parts.vae),
+            ('text_encoder', model.parts.text_encoder),
+        ]
+    }
     names = {n for n, _ in model.named_parameters()}
     assert names == {'projector.conv.weight', 'projector.conv.bias'}
     assert set(model.state_dict()) == names
@@ -135,16 +173,21 @@ def test_only_the_projector_learns():
         model(images, [dict(prompt=p) for p in prompts], mode='loss')['loss'].backward()
         assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
         opt.step()
-    assert {id(p) for g in opt.param_groups for p in g['params']} == \
-        {id(p) for p in model.projector.parameters()}
-    for name, m in [('unet', model.parts.unet), ('vae', model.parts.vae),
-                    ('text_encoder', model.parts.text_encoder)]:
+    assert {id(p) for g in opt.param_groups for p in g['params']} == {
+        id(p) for p in model.projector.parameters()
+    }
+    for name, m in [
+        ('unet', model.parts.unet),
+        ('vae', model.parts.vae),
+        ('text_encoder', model.parts.text_encoder),
+    ]:
         assert all(p.grad is None for p in m.parameters()), name
         assert all(torch.equal(v, frozen[name][k]) for k, v in m.state_dict().items()), name
 
 
-@pytest.mark.parametrize('projector', [dict(type='wiclp.CLP', dim=32),
-                                       dict(type='wiclp.WiCLP', dim=32, window=5)])
+@pytest.mark.parametrize(
+    'projector', [dict(type='wiclp.CLP', dim=32), dict(type='wiclp.WiCLP', dim=32, window=5)]
+)
 def test_loss_falls_from_the_base_model(projector):
     """Fixed batch, fixed (t, eps): 50 Adam steps lower the loss by >= 1% from the identity."""
     model = build_model(projector)
@@ -171,8 +214,13 @@ def test_v_prediction_target():
     from diffusers import DDPMScheduler
 
     from fw_wiclp.loss import DiffusionLoss
-    s = DDPMScheduler(beta_schedule='scaled_linear', beta_start=0.00085, beta_end=0.012,
-                      prediction_type='v_prediction')
+
+    s = DDPMScheduler(
+        beta_schedule='scaled_linear',
+        beta_start=0.00085,
+        beta_end=0.012,
+        prediction_type='v_prediction',
+    )
     z0, eps = torch.randn(3, 4, 8, 8), torch.randn(3, 4, 8, 8)
     t = torch.tensor([0, 500, 999])
     abar = s.alphas_cumprod[t].view(-1, 1, 1, 1)

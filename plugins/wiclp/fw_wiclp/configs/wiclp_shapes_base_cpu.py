@@ -4,17 +4,33 @@
 # Stage-B configs train this automatically (cached) when they first need it.
 _base_ = ['./_base_/shapes.py']
 
-model = dict(type='wiclp.ProjectedDiffusion', diffusion=dict(_base_.diffusion, unet_checkpoint=None),
-             projector=None, train_unet=True, sampling=_base_.sampling)
+model = dict(
+    type='wiclp.ProjectedDiffusion',
+    diffusion=dict(_base_.diffusion, unet_checkpoint=None),
+    projector=None,
+    train_unet=True,
+    sampling=_base_.sampling,
+)
 train_dataloader = dict(
-    batch_size=32, num_workers=0, collate_fn=_base_.collate_fn,
+    batch_size=32,
+    num_workers=0,
+    collate_fn=_base_.collate_fn,
     sampler=dict(type='InfiniteSampler', shuffle=False),
-    dataset=dict(type='wiclp.ShapeScenes', mode='base', res=_base_.res, size=64000,
-                 comp_fraction=0.15, empty_fraction=0.1, seed=0))
+    dataset=dict(
+        type='wiclp.ShapeScenes',
+        mode='base',
+        res=_base_.res,
+        size=64000,
+        comp_fraction=0.15,
+        empty_fraction=0.1,
+        seed=0,
+    ),
+)
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=1000, val_interval=100000)
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3))
 test_dataloader = dict(dataset=dict(split='single'))
 val_dataloader = test_dataloader
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=500,
-                                     max_keep_ckpts=1),
-                     logger=dict(type='LoggerHook', interval=100))
+default_hooks = dict(
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=500, max_keep_ckpts=1),
+    logger=dict(type='LoggerHook', interval=100),
+)
