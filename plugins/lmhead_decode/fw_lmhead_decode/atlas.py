@@ -9,6 +9,7 @@ An atlas directory holds, per decoded (matrix, variant):
 - ``index.json``: the decoded string of every vocabulary id (the search index: words -> ids);
 - optionally ``decode_<matrix>_<variant>.jsonl``: one line per neuron with its decoded top-k.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,9 +46,11 @@ def save_atlas(result: dict, out, vocab: list[str], jsonl: bool = False) -> Path
     name = stem(meta['matrix'], meta['variant'])
     tensors = {k: result['tensors'][k].contiguous() for k in TENSORS}
     tensors['ids'] = tensors['ids'].to(torch.int32)
-    save_file(tensors, str(out / f'{name}.safetensors'),
-              metadata={'variant': meta['variant'], 'matrix': meta['matrix'],
-                        'scale': meta['scale']})
+    save_file(
+        tensors,
+        str(out / f'{name}.safetensors'),
+        metadata={'variant': meta['variant'], 'matrix': meta['matrix'], 'scale': meta['scale']},
+    )
     (out / f'{name}.json').write_text(json.dumps(meta, indent=1))
     (out / 'index.json').write_text(json.dumps(dict(vocab=vocab)))
     if jsonl:
@@ -55,10 +58,17 @@ def save_atlas(result: dict, out, vocab: list[str], jsonl: bool = False) -> Path
         with open(out / f'{name}.jsonl', 'w') as f:
             for li, layer in enumerate(meta['layers']):
                 for i in range(ids.shape[1]):
-                    f.write(json.dumps(dict(layer=layer, neuron=i,
-                                            tokens=[vocab[t] for t in ids[li, i].tolist()],
-                                            probs=[round(p, 8) for p in probs[li, i].tolist()]))
-                            + '\n')
+                    f.write(
+                        json.dumps(
+                            dict(
+                                layer=layer,
+                                neuron=i,
+                                tokens=[vocab[t] for t in ids[li, i].tolist()],
+                                probs=[round(p, 8) for p in probs[li, i].tolist()],
+                            )
+                        )
+                        + '\n'
+                    )
     return out
 
 
@@ -79,7 +89,9 @@ class Atlas:
 
     def margin(self) -> torch.Tensor:
         lg = self.tensors['logits']
-        return lg[..., 0] - lg[..., 1] if lg.shape[-1] > 1 else torch.full(lg.shape[:-1], float('inf'))
+        return (
+            lg[..., 0] - lg[..., 1] if lg.shape[-1] > 1 else torch.full(lg.shape[:-1], float('inf'))
+        )
 
     def token_ids(self, query: str, exact: bool = False) -> list[int]:
         """Ids whose decoded string is ``query`` (``exact``) or one of its spellings: with or
@@ -92,8 +104,9 @@ class Atlas:
         forms = {word, word + 's', word + 'es'}
         return [i for i, s in enumerate(self.vocab) if s.strip().lower() in forms]
 
-    def find(self, query: str, top: int = 1, exact: bool = False, sort: str = 'p',
-             limit: int = 20) -> list[dict]:
+    def find(
+        self, query: str, top: int = 1, exact: bool = False, sort: str = 'p', limit: int = 20
+    ) -> list[dict]:
         """Neurons whose top-``top`` tokens contain a spelling of ``query``, best first.
 
         ``sort``: ``p`` (probability of the token) or ``margin`` (z_top1 - z_top2)."""
@@ -108,24 +121,42 @@ class Atlas:
         margin = self.margin()
         for li, i, r in hit.nonzero().tolist():
             t = int(ids[li, i, r])
-            rows.append(dict(layer=self.layers[li], neuron=i, rank=r + 1, token=self.vocab[t],
-                             token_id=t, p=float(self.tensors['probs'][li, i, r]),
-                             margin=float(margin[li, i]),
-                             entropy=float(self.tensors['entropy'][li, i]),
-                             top=[self.vocab[x] for x in self.tensors['ids'][li, i, :5].tolist()]))
-        key = (lambda d: (d['rank'], -d['p'])) if sort == 'p' else (lambda d: (d['rank'], -d['margin']))
+            rows.append(
+                dict(
+                    layer=self.layers[li],
+                    neuron=i,
+                    rank=r + 1,
+                    token=self.vocab[t],
+                    token_id=t,
+                    p=float(self.tensors['probs'][li, i, r]),
+                    margin=float(margin[li, i]),
+                    entropy=float(self.tensors['entropy'][li, i]),
+                    top=[self.vocab[x] for x in self.tensors['ids'][li, i, :5].tolist()],
+                )
+            )
+        key = (
+            (lambda d: (d['rank'], -d['p']))
+            if sort == 'p'
+            else (lambda d: (d['rank'], -d['margin']))
+        )
         return sorted(rows, key=key)[:limit]
 
     def neuron(self, layer: int, index: int) -> dict:
         """Decoded labels of one neuron."""
         if layer not in self.layers:
-            raise FwError(f'layer {layer} is not in this atlas (layers {self.layers[0]}..'
-                          f'{self.layers[-1]})')
+            raise FwError(
+                f'layer {layer} is not in this atlas (layers {self.layers[0]}..{self.layers[-1]})'
+            )
         li = self.layers.index(layer)
         ids = self.tensors['ids'][li, index].tolist()
-        return dict(layer=layer, neuron=index, tokens=[self.vocab[t] for t in ids], ids=ids,
-                    probs=self.tensors['probs'][li, index].tolist(),
-                    margin=float(self.margin()[li, index]))
+        return dict(
+            layer=layer,
+            neuron=index,
+            tokens=[self.vocab[t] for t in ids],
+            ids=ids,
+            probs=self.tensors['probs'][li, index].tolist(),
+            margin=float(self.margin()[li, index]),
+        )
 
 
 def available(path) -> list[str]:
@@ -139,10 +170,16 @@ def load_atlas(path, matrix: str | None = None, variant: str | None = None) -> A
     path = Path(path).expanduser()
     names = available(path) if path.is_dir() else []
     if not names:
-        raise FwError(f'{path} is not an atlas directory (no decode_<matrix>_<variant>.safetensors); '
-                      f'build one with `fw lmhead_decode atlas MODEL {path}`')
-    want = [n for n in names if (matrix is None or n.split('_')[1] == matrix)
-            and (variant is None or n.split('_')[2] == variant)]
+        raise FwError(
+            f'{path} is not an atlas directory (no decode_<matrix>_<variant>.safetensors); '
+            f'build one with `fw lmhead_decode atlas MODEL {path}`'
+        )
+    want = [
+        n
+        for n in names
+        if (matrix is None or n.split('_')[1] == matrix)
+        and (variant is None or n.split('_')[2] == variant)
+    ]
     if not want:
         raise FwError(f'{path} has {", ".join(names)}; none for matrix={matrix} variant={variant}')
     if len(want) > 1 and matrix is None and variant is None:
@@ -150,8 +187,11 @@ def load_atlas(path, matrix: str | None = None, variant: str | None = None) -> A
     name = want[0]
     meta = json.loads((path / f'{name}.json').read_text())
     index = path / 'index.json'
-    vocab = json.loads(index.read_text())['vocab'] if index.is_file() else \
-        [f'<{i}>' for i in range(meta['vocab'])]
+    vocab = (
+        json.loads(index.read_text())['vocab']
+        if index.is_file()
+        else [f'<{i}>' for i in range(meta['vocab'])]
+    )
     return Atlas(tensors=load_file(str(path / f'{name}.safetensors')), meta=meta, vocab=vocab)
 
 
@@ -189,8 +229,10 @@ def default_atlas(model: str = 'smollm2', log=print) -> Path:
     slug = re.sub(r'[^A-Za-z0-9_.-]+', '_', str(model).strip('/')).strip('_')[-80:]
     path = cache_dir() / 'lmhead_decode' / slug
     if not available(path):
-        log(f'no atlas for {model} yet: building {path} once (all up-projection neurons, '
-            f'variant A; SmolLM2-135M takes a few minutes on a CPU)')
+        log(
+            f'no atlas for {model} yet: building {path} once (all up-projection neurons, '
+            f'variant A; SmolLM2-135M takes a few minutes on a CPU)'
+        )
         build_atlas(dict(model=model), path)
     return path
 
@@ -201,9 +243,16 @@ def summary(atlas: Atlas) -> dict:
     values, counts = top1.unique(return_counts=True)
     order = counts.argsort(descending=True)[:10]
     m = atlas.meta
-    return dict(file=stem(m['matrix'], m['variant']), model=m['model'], matrix=m['matrix'],
-                variant=m['variant'], scale=m['scale'], neurons=int(top1.numel()),
-                seconds=m['seconds'], distinct_top1=int(values.numel()),
-                median_p_top1=float(atlas.tensors['probs'][..., 0].median()),
-                median_margin=float(atlas.margin().median()),
-                most_frequent_top1=[[atlas.vocab[int(values[i])], int(counts[i])] for i in order])
+    return dict(
+        file=stem(m['matrix'], m['variant']),
+        model=m['model'],
+        matrix=m['matrix'],
+        variant=m['variant'],
+        scale=m['scale'],
+        neurons=int(top1.numel()),
+        seconds=m['seconds'],
+        distinct_top1=int(values.numel()),
+        median_p_top1=float(atlas.tensors['probs'][..., 0].median()),
+        median_margin=float(atlas.margin().median()),
+        most_frequent_top1=[[atlas.vocab[int(values[i])], int(counts[i])] for i in order],
+    )

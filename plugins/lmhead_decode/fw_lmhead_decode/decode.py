@@ -17,6 +17,7 @@ Batched: per layer, chunks of C rows, Z = W'_chunk W_U^T (C x V, float32), one l
 top-k; the (neurons x V) matrix is never materialised (SmolLM2: 302 MB per layer; Llama 3.1 8B:
 14,336 x 128,256 per layer). Cost 2 L I D V FLOPs.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -29,10 +30,16 @@ from framework import FwError
 
 MATRICES = ('up', 'gate', 'down')
 VARIANTS = ('A', 'B', 'C')
-DTYPES = {'float32': torch.float32, 'float64': torch.float64, 'bfloat16': torch.bfloat16,
-          'float16': torch.float16}
-LAYOUT = ('model.model.layers[l].mlp.{up,gate,down}_proj, model.model.layers[l].'
-          'post_attention_layernorm, model.model.norm and model.lm_head (Llama, Qwen2, Mistral)')
+DTYPES = {
+    'float32': torch.float32,
+    'float64': torch.float64,
+    'bfloat16': torch.bfloat16,
+    'float16': torch.float16,
+}
+LAYOUT = (
+    'model.model.layers[l].mlp.{up,gate,down}_proj, model.model.layers[l].'
+    'post_attention_layernorm, model.model.norm and model.lm_head (Llama, Qwen2, Mistral)'
+)
 
 
 def check_layout(model) -> None:
@@ -40,14 +47,21 @@ def check_layout(model) -> None:
     try:
         layers = model.model.layers
         mlp = layers[0].mlp
-        for part in (mlp.up_proj, mlp.gate_proj, mlp.down_proj, layers[0].post_attention_layernorm,
-                     model.model.norm):
+        for part in (
+            mlp.up_proj,
+            mlp.gate_proj,
+            mlp.down_proj,
+            layers[0].post_attention_layernorm,
+            model.model.norm,
+        ):
             part.weight
         head = model.get_output_embeddings()
         head.weight
     except (AttributeError, IndexError, TypeError) as e:
-        raise FwError(f'{type(model).__name__} does not have the layout this decoder reads ({e}); '
-                      f'expected {LAYOUT}') from None
+        raise FwError(
+            f'{type(model).__name__} does not have the layout this decoder reads ({e}); '
+            f'expected {LAYOUT}'
+        ) from None
 
 
 def lm_head_weight(model) -> torch.Tensor:
@@ -68,7 +82,9 @@ def neuron_weights(model, layer: int, matrix: str = 'up') -> torch.Tensor:
 def variant_gain(model, layer: int, matrix: str, variant: str) -> torch.Tensor | None:
     """Elementwise gain (D,) that the variant applies to every neuron vector (None for ``A``)."""
     if variant not in VARIANTS:
-        raise FwError(f"variant '{variant}': choose A (plain), B (final norm) or C (read direction)")
+        raise FwError(
+            f"variant '{variant}': choose A (plain), B (final norm) or C (read direction)"
+        )
     if variant == 'A':
         return None
     gain = model.model.norm.weight.detach()
@@ -97,27 +113,32 @@ def apply_scale(rows: torch.Tensor, scale: str) -> torch.Tensor:
 
 
 @torch.no_grad()
-def decode_rows(rows: torch.Tensor, head: torch.Tensor, k: int = 10, tau: float = 1.0,
-                chunk: int = 256) -> dict[str, torch.Tensor]:
+def decode_rows(
+    rows: torch.Tensor, head: torch.Tensor, k: int = 10, tau: float = 1.0, chunk: int = 256
+) -> dict[str, torch.Tensor]:
     """Top-k tokens of softmax(rows @ head^T / tau), chunk by chunk.
 
     ``rows`` (N, D) and ``head`` (V, D) in the compute dtype. Returns ``ids`` (N, k) int32, ``logits``
     (N, k) (z, before the temperature), ``probs`` (N, k) and ``entropy`` (N,) in nats."""
     n = rows.shape[0]
     k = min(k, head.shape[0])
-    out = dict(ids=torch.empty(n, k, dtype=torch.int32), logits=torch.empty(n, k, dtype=rows.dtype),
-               probs=torch.empty(n, k, dtype=rows.dtype), entropy=torch.empty(n, dtype=rows.dtype))
+    out = dict(
+        ids=torch.empty(n, k, dtype=torch.int32),
+        logits=torch.empty(n, k, dtype=rows.dtype),
+        probs=torch.empty(n, k, dtype=rows.dtype),
+        entropy=torch.empty(n, dtype=rows.dtype),
+    )
     for s in range(0, n, chunk):
-        z = rows[s:s + chunk] @ head.t()                      # (C, V): the only C x V buffer
+        z = rows[s : s + chunk] @ head.t()  # (C, V): the only C x V buffer
         vals, ids = torch.topk(z, k, dim=-1)
         if tau != 1.0:
             z.div_(tau)
         lse = torch.logsumexp(z, dim=-1)
-        mean_z = torch.exp(z.sub_(lse[:, None])).mul_(z).sum(-1)   # sum_j p_j log p_j
-        out['ids'][s:s + chunk] = ids.to(torch.int32).cpu()
-        out['logits'][s:s + chunk] = vals.cpu()
-        out['probs'][s:s + chunk] = torch.exp(vals / tau - lse[:, None]).cpu()
-        out['entropy'][s:s + chunk] = (-mean_z).cpu()
+        mean_z = torch.exp(z.sub_(lse[:, None])).mul_(z).sum(-1)  # sum_j p_j log p_j
+        out['ids'][s : s + chunk] = ids.to(torch.int32).cpu()
+        out['logits'][s : s + chunk] = vals.cpu()
+        out['probs'][s : s + chunk] = torch.exp(vals / tau - lse[:, None]).cpu()
+        out['entropy'][s : s + chunk] = (-mean_z).cpu()
     return out
 
 
@@ -143,17 +164,30 @@ class NeuronDecoder:
         load_dtype: dtype the model is loaded in when ``model`` is a path (e.g. ``bfloat16``).
     """
 
-    def __init__(self, model='smollm2', matrix: str = 'up', variant: str = 'A', scale: str = 'raw',
-                 k: int = 10, chunk: int = 256, tau: float = 1.0, layers=None,
-                 dtype: str = 'float32', device: str = 'cpu', load_dtype: str = 'float32'):
+    def __init__(
+        self,
+        model='smollm2',
+        matrix: str = 'up',
+        variant: str = 'A',
+        scale: str = 'raw',
+        k: int = 10,
+        chunk: int = 256,
+        tau: float = 1.0,
+        layers=None,
+        dtype: str = 'float32',
+        device: str = 'cpu',
+        load_dtype: str = 'float32',
+    ):
         if matrix not in MATRICES:
             raise FwError(f"matrix '{matrix}': choose one of {', '.join(MATRICES)}")
         if variant not in VARIANTS:
             raise FwError(f"variant '{variant}': choose A, B or C")
         if variant == 'C' and matrix == 'down':
-            raise FwError('variant C is the direction a neuron reads: it applies to --matrix up '
-                          'or gate; use A or B for down (the output direction)')
-        apply_scale(torch.ones(1, 4), scale)   # validate early
+            raise FwError(
+                'variant C is the direction a neuron reads: it applies to --matrix up '
+                'or gate; use A or B for down (the output direction)'
+            )
+        apply_scale(torch.ones(1, 4), scale)  # validate early
         if dtype not in ('float32', 'float64'):
             raise FwError(f"dtype '{dtype}': decode in float32 or float64 (bf16 flips near-ties)")
         if k < 1 or chunk < 1 or tau <= 0:
@@ -176,7 +210,7 @@ class NeuronDecoder:
                 self._model = load_causal_lm(self.source, dtype=DTYPES[self.load_dtype])
                 try:
                     self.tokenizer = load_tokenizer(self.source)
-                except (OSError, ValueError):   # no tokenizer files: the atlas shows '<id>'
+                except (OSError, ValueError):  # no tokenizer files: the atlas shows '<id>'
                     self.tokenizer = None
             check_layout(self._model)
         return self._model
@@ -208,7 +242,7 @@ class NeuronDecoder:
         import transformers
 
         layers = self.layer_indices()
-        if self.device.type == 'cuda':   # deterministic cuBLAS needs a fixed workspace
+        if self.device.type == 'cuda':  # deterministic cuBLAS needs a fixed workspace
             os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
         was = torch.are_deterministic_algorithms_enabled()
         torch.use_deterministic_algorithms(True)
@@ -227,23 +261,46 @@ class NeuronDecoder:
         tensors = {key: torch.stack([p[key] for p in parts]) for key in parts[0]}
         cfg = self.model.config
         name = self.source if isinstance(self.source, str) else getattr(cfg, '_name_or_path', '')
-        meta = dict(model=str(name), model_type=getattr(cfg, 'model_type', ''), matrix=self.matrix,
-                    variant=self.variant, scale=self.scale, tau=self.tau, k=self.k,
-                    chunk=self.chunk, dtype=str(self.dtype).replace('torch.', ''),
-                    layers=layers, neurons_per_layer=int(tensors['ids'].shape[1]),
-                    vocab=int(head.shape[0]), hidden=int(head.shape[1]),
-                    tied=bool(getattr(cfg, 'tie_word_embeddings', False)),
-                    sha256_lm_head=sha256_tensor(lm_head_weight(self.model)),
-                    sha256_matrix=hashlib.sha256(''.join(
-                        sha256_tensor(neuron_weights(self.model, x, self.matrix)) for x in layers
-                    ).encode()).hexdigest(),
-                    transformers=transformers.__version__, torch=torch.__version__,
-                    device=str(self.device), seconds=round(seconds, 2))
+        meta = dict(
+            model=str(name),
+            model_type=getattr(cfg, 'model_type', ''),
+            matrix=self.matrix,
+            variant=self.variant,
+            scale=self.scale,
+            tau=self.tau,
+            k=self.k,
+            chunk=self.chunk,
+            dtype=str(self.dtype).replace('torch.', ''),
+            layers=layers,
+            neurons_per_layer=int(tensors['ids'].shape[1]),
+            vocab=int(head.shape[0]),
+            hidden=int(head.shape[1]),
+            tied=bool(getattr(cfg, 'tie_word_embeddings', False)),
+            sha256_lm_head=sha256_tensor(lm_head_weight(self.model)),
+            sha256_matrix=hashlib.sha256(
+                ''.join(
+                    sha256_tensor(neuron_weights(self.model, x, self.matrix)) for x in layers
+                ).encode()
+            ).hexdigest(),
+            transformers=transformers.__version__,
+            torch=torch.__version__,
+            device=str(self.device),
+            seconds=round(seconds, 2),
+        )
         return dict(tensors=tensors, meta=meta)
 
 
-def naive_decode(model, layer: int, index: int, matrix: str = 'up', variant: str = 'A',
-                 scale: str = 'raw', k: int = 10, tau: float = 1.0, dtype=torch.float32) -> dict:
+def naive_decode(
+    model,
+    layer: int,
+    index: int,
+    matrix: str = 'up',
+    variant: str = 'A',
+    scale: str = 'raw',
+    k: int = 10,
+    tau: float = 1.0,
+    dtype=torch.float32,
+) -> dict:
     """Reference for one neuron: the full softmax over the vocabulary, no chunking, no shortcuts."""
     w = neuron_weights(model, layer, matrix)[index].detach().to(dtype)
     gain = variant_gain(model, layer, matrix, variant)
@@ -253,5 +310,9 @@ def naive_decode(model, layer: int, index: int, matrix: str = 'up', variant: str
     z = lm_head_weight(model).detach().to(dtype) @ w
     p = torch.softmax(z / tau, dim=-1)
     order = torch.argsort(z, descending=True)[:k]
-    return dict(ids=order, logits=z[order], probs=p[order],
-                entropy=-(p * torch.log(p.clamp_min(1e-300))).sum())
+    return dict(
+        ids=order,
+        logits=z[order],
+        probs=p[order],
+        entropy=-(p * torch.log(p.clamp_min(1e-300))).sum(),
+    )

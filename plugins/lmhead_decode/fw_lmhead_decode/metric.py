@@ -1,6 +1,7 @@
 """Metrics: agreement of decoded labels between two checkpoints (Davies 2025, Sec. 4: over 75% of
 Llama 3.1 8B's up-projection neurons keep their top token in the Instruct model) and the effect of
 a clamp on the probability of a neuron's concept (Sec. 3)."""
+
 from __future__ import annotations
 
 import math
@@ -42,8 +43,13 @@ class TopTokenAgreement(BaseMetric):
 
     default_prefix = 'lmhead_decode'
 
-    def __init__(self, permutations: int = 5, seed: int = 0, collect_device: str = 'cpu',
-                 prefix: str | None = None):
+    def __init__(
+        self,
+        permutations: int = 5,
+        seed: int = 0,
+        collect_device: str = 'cpu',
+        prefix: str | None = None,
+    ):
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.permutations = permutations
         self.seed = seed
@@ -52,8 +58,10 @@ class TopTokenAgreement(BaseMetric):
         for s in data_samples:
             a, b = torch.as_tensor(s['ids_a']).long(), torch.as_tensor(s['ids_b']).long()
             if a.shape[0] != b.shape[0]:
-                raise FwError(f"layer {s['layer']}: A has {a.shape[0]} neurons, B has "
-                              f'{b.shape[0]}: compare decodes of the same architecture and matrix')
+                raise FwError(
+                    f'layer {s["layer"]}: A has {a.shape[0]} neurons, B has '
+                    f'{b.shape[0]}: compare decodes of the same architecture and matrix'
+                )
             k = min(a.shape[-1], b.shape[-1])
             self.results.append(dict(layer=int(s['layer']), a=a[:, :k], b=b[:, :k]))
 
@@ -67,19 +75,25 @@ class TopTokenAgreement(BaseMetric):
         g = torch.Generator().manual_seed(self.seed)
         chance = []
         for _ in range(self.permutations):
-            same = sum(int((r['a'][:, 0] == r['b'][torch.randperm(r['b'].shape[0], generator=g), 0])
-                           .sum()) for r in results)
+            same = sum(
+                int((r['a'][:, 0] == r['b'][torch.randperm(r['b'].shape[0], generator=g), 0]).sum())
+                for r in results
+            )
             chance.append(same / a1.numel())
         n = a1.numel()
         mean_chance = sum(chance) / max(len(chance), 1)
-        return dict(agree1=agree, agree1_se=math.sqrt(agree * (1 - agree) / n),
-                    chance=mean_chance,
-                    chance_se=math.sqrt(max(mean_chance * (1 - mean_chance), 1e-30) / n),
-                    jaccard=sum(jaccard_topk(r['a'], r['b']) * r['a'].shape[0] for r in results) / n,
-                    k=int(results[0]['a'].shape[-1]), neurons=n,
-                    distinct_top1_a=int(a1.unique().numel()),
-                    distinct_top1_b=int(b1.unique().numel()),
-                    per_layer={r['layer']: agree_at_1(r['a'][:, 0], r['b'][:, 0]) for r in results})
+        return dict(
+            agree1=agree,
+            agree1_se=math.sqrt(agree * (1 - agree) / n),
+            chance=mean_chance,
+            chance_se=math.sqrt(max(mean_chance * (1 - mean_chance), 1e-30) / n),
+            jaccard=sum(jaccard_topk(r['a'], r['b']) * r['a'].shape[0] for r in results) / n,
+            k=int(results[0]['a'].shape[-1]),
+            neurons=n,
+            distinct_top1_a=int(a1.unique().numel()),
+            distinct_top1_b=int(b1.unique().numel()),
+            per_layer={r['layer']: agree_at_1(r['a'][:, 0], r['b'][:, 0]) for r in results},
+        )
 
 
 class ClampEffect(BaseMetric):
@@ -101,8 +115,9 @@ class ClampEffect(BaseMetric):
 
     default_prefix = 'lmhead_decode'
 
-    def __init__(self, threshold: float = 2.0, collect_device: str = 'cpu',
-                 prefix: str | None = None):
+    def __init__(
+        self, threshold: float = 2.0, collect_device: str = 'cpu', prefix: str | None = None
+    ):
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.threshold = threshold
 
@@ -118,29 +133,50 @@ class ClampEffect(BaseMetric):
             per[(neuron, role, token)][kappa] = dict(
                 p_mean=sum(x['p_mean'] for x in rows) / len(rows),
                 p_first=sum(x['p_first'] for x in rows) / len(rows),
-                count=sum(int(x['count']) for x in rows))
+                count=sum(int(x['count']) for x in rows),
+            )
         neurons = []
         for (neuron, role, token), by_kappa in per.items():
             if 0.0 not in by_kappa:
                 raise FwError(f'ClampEffect: neuron {neuron} has no unclamped (kappa 0) rows')
             base = by_kappa[0.0]['p_mean']
-            best = max((k for k in by_kappa if k != 0.0), key=lambda k: by_kappa[k]['p_mean'],
-                       default=0.0)
+            best = max(
+                (k for k in by_kappa if k != 0.0), key=lambda k: by_kappa[k]['p_mean'], default=0.0
+            )
             ratio = by_kappa[best]['p_mean'] / max(base, 1e-30)
-            neurons.append(dict(neuron=neuron, role=role, token=token, p_off=base, best_kappa=best,
-                                p_best=by_kappa[best]['p_mean'], ratio=ratio,
-                                raised=ratio >= self.threshold,
-                                count_off=by_kappa[0.0]['count'], count_best=by_kappa[best]['count'],
-                                by_kappa={k: v['p_mean'] for k, v in sorted(by_kappa.items())}))
+            neurons.append(
+                dict(
+                    neuron=neuron,
+                    role=role,
+                    token=token,
+                    p_off=base,
+                    best_kappa=best,
+                    p_best=by_kappa[best]['p_mean'],
+                    ratio=ratio,
+                    raised=ratio >= self.threshold,
+                    count_off=by_kappa[0.0]['count'],
+                    count_best=by_kappa[best]['count'],
+                    by_kappa={k: v['p_mean'] for k, v in sorted(by_kappa.items())},
+                )
+            )
         targets = [n for n in neurons if n['role'] == 'target']
         controls = [n for n in neurons if n['role'] == 'control']
-        frac = (lambda xs: sum(n['raised'] for n in xs) / len(xs) if xs else float('nan'))
-        return dict(raised_fraction=frac(targets), control_raised_fraction=frac(controls),
-                    neurons=neurons)
+        frac = lambda xs: sum(n['raised'] for n in xs) / len(xs) if xs else float('nan')
+        return dict(
+            raised_fraction=frac(targets), control_raised_fraction=frac(controls), neurons=neurons
+        )
 
 
-def agreement(a, b, matrix: str = 'up', variant: str = 'A', permutations: int = 5, seed: int = 0,
-              save=None, log=print) -> dict:
+def agreement(
+    a,
+    b,
+    matrix: str = 'up',
+    variant: str = 'A',
+    permutations: int = 5,
+    seed: int = 0,
+    save=None,
+    log=print,
+) -> dict:
     """``TopTokenAgreement`` (built through the registry) between A and B: atlas directories, or
     models decoded here (kept under ``save/A`` and ``save/B`` when ``save`` is given)."""
     import tempfile
@@ -164,18 +200,34 @@ def agreement(a, b, matrix: str = 'up', variant: str = 'A', permutations: int = 
         atlases.append(load_atlas(out, matrix, variant))
     at_a, at_b = atlases
     if at_a.layers != at_b.layers or at_a.meta['vocab'] != at_b.meta['vocab']:
-        raise FwError(f"A and B differ in layers ({len(at_a.layers)} vs {len(at_b.layers)}) or "
-                      f"vocabulary ({at_a.meta['vocab']} vs {at_b.meta['vocab']}): agree@1 needs "
-                      f'the same architecture and tokenizer')
+        raise FwError(
+            f'A and B differ in layers ({len(at_a.layers)} vs {len(at_b.layers)}) or '
+            f'vocabulary ({at_a.meta["vocab"]} vs {at_b.meta["vocab"]}): agree@1 needs '
+            f'the same architecture and tokenizer'
+        )
     if at_a.meta['variant'] != at_b.meta['variant']:
-        raise FwError(f"A is variant {at_a.meta['variant']}, B is {at_b.meta['variant']}: never "
-                      f'compare across variants')
-    metric = METRICS.build(dict(type='lmhead_decode.TopTokenAgreement', permutations=permutations,
-                                seed=seed))
-    metric.process(None, [dict(layer=layer, ids_a=at_a.tensors['ids'][li],
-                               ids_b=at_b.tensors['ids'][li]) for li, layer in enumerate(at_a.layers)])
+        raise FwError(
+            f'A is variant {at_a.meta["variant"]}, B is {at_b.meta["variant"]}: never '
+            f'compare across variants'
+        )
+    metric = METRICS.build(
+        dict(type='lmhead_decode.TopTokenAgreement', permutations=permutations, seed=seed)
+    )
+    metric.process(
+        None,
+        [
+            dict(layer=layer, ids_a=at_a.tensors['ids'][li], ids_b=at_b.tensors['ids'][li])
+            for li, layer in enumerate(at_a.layers)
+        ],
+    )
     res = metric.compute_metrics(metric.results)
     if tmp is not None:
         tmp.cleanup()
-    return dict(a=str(a), b=str(b), matrix=matrix, variant=at_a.meta['variant'],
-                scale=at_a.meta['scale'], **res)
+    return dict(
+        a=str(a),
+        b=str(b),
+        matrix=matrix,
+        variant=at_a.meta['variant'],
+        scale=at_a.meta['scale'],
+        **res,
+    )

@@ -5,6 +5,7 @@ SmolLM2-135M-Instruct is fine-tuned on Python standard-library source for a few 
 ``lmhead_decode.FineTuneLM`` wraps the causal LM for mmengine's Runner (all parameters trainable,
 the tied LM head included); ``lmhead_decode.SaveFineTunedHook`` writes the fine-tuned model as a
 plain Hugging Face directory that ``fw lmhead_decode atlas`` / ``compare`` read."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,11 +30,23 @@ class FineTuneLM(LMModel):
         init_cfg: mmengine init config (unused: the model is pretrained).
     """
 
-    def __init__(self, model: str = 'smollm2', dtype: str = 'float32', trainable=None,
-                 num_threads: int | None = None, data_preprocessor=None, init_cfg=None):
+    def __init__(
+        self,
+        model: str = 'smollm2',
+        dtype: str = 'float32',
+        trainable=None,
+        num_threads: int | None = None,
+        data_preprocessor=None,
+        init_cfg=None,
+    ):
         self.source, self.load_dtype = model, DTYPES[dtype]
-        super().__init__(lm=None, trainable=trainable, num_threads=num_threads,
-                         data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        super().__init__(
+            lm=None,
+            trainable=trainable,
+            num_threads=num_threads,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg,
+        )
 
     def build_lm(self):
         from framework.llm.models import load_causal_lm, load_tokenizer

@@ -1,5 +1,6 @@
 """Shared fixtures: tiny Llama models (float64 unless stated) and a tiny model saved with the
 SmolLM2 tokenizer (for the commands and the Runner)."""
+
 import pytest
 import torch
 
@@ -21,8 +22,12 @@ def randomise_norms(model, seed=1):
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for norm in [model.model.norm] + [l.post_attention_layernorm for l in model.model.layers]:
-            norm.weight.copy_(0.5 + torch.rand(norm.weight.shape, generator=g,
-                                               dtype=torch.float64).to(norm.weight.dtype))
+            norm.weight.copy_(
+                0.5
+                + torch.rand(norm.weight.shape, generator=g, dtype=torch.float64).to(
+                    norm.weight.dtype
+                )
+            )
     return model
 
 

@@ -1,5 +1,6 @@
 """agree@1 between checkpoints: closed forms, self-agreement 1, a within-layer shuffle sits at the
 permutation chance level."""
+
 import copy
 import math
 
@@ -46,7 +47,7 @@ def test_self_agreement_and_shuffle_is_at_chance():
     ids = _top(model)
     same = _agree(ids, _top(copy.deepcopy(model)))
     assert same['agree1'] == 1.0 and same['jaccard'] == 1.0
-    assert 0.05 < same['chance'] < 0.6          # concentrated top-1 tokens: chance >> 1/512
+    assert 0.05 < same['chance'] < 0.6  # concentrated top-1 tokens: chance >> 1/512
     shuffled = copy.deepcopy(model)
     g = torch.Generator().manual_seed(7)
     with torch.no_grad():

@@ -1,5 +1,6 @@
 """Clamping: monotone effect of a planted neuron on its token, sign, hook removal (bitwise
 baseline after exit, also after errors), generate with a cache, hook a."""
+
 import pytest
 import torch
 
@@ -9,8 +10,9 @@ from fw_lmhead_decode.clamp import generate_and_score
 
 
 def _clamp(model, clamps, hook='b'):
-    return MODELS.build(dict(type='lmhead_decode.NeuronClamp', model=model, clamps=clamps,
-                             hook=hook))
+    return MODELS.build(
+        dict(type='lmhead_decode.NeuronClamp', model=model, clamps=clamps, hook=hook)
+    )
 
 
 def _planted(t=77, i=5):
@@ -27,12 +29,14 @@ def test_clamp_is_monotone_in_c_and_sign_matters():
     ids = torch.randint(0, 512, (1, 12), generator=torch.Generator().manual_seed(0))
     h = {}
     grab = model.model.layers[-1].register_forward_pre_hook(
-        lambda m, a: h.setdefault('x', a[0].detach()))
+        lambda m, a: h.setdefault('x', a[0].detach())
+    )
     with torch.no_grad():
         base = model(input_ids=ids).logits
     grab.remove()
     unit = float(h['x'].norm(dim=-1).mean()) / float(
-        model.model.layers[-1].mlp.down_proj.weight[:, i].norm())
+        model.model.layers[-1].mlp.down_proj.weight[:, i].norm()
+    )
     p_up, p_down = [], []
     for c in (0, 0.25, 0.5, 1, 2, 4, 8, 16):
         for sign, out in ((1, p_up), (-1, p_down)):
@@ -43,7 +47,7 @@ def test_clamp_is_monotone_in_c_and_sign_matters():
     assert p_down[-1] < p_up[0] and p_down[-1] < p_down[1]
     with torch.no_grad():
         after = model(input_ids=ids).logits
-    assert torch.equal(after, base)          # no hook leaks after the context
+    assert torch.equal(after, base)  # no hook leaks after the context
 
 
 def test_clamp_acts_at_every_generated_step_with_a_cache():
@@ -53,11 +57,18 @@ def test_clamp_acts_at_every_generated_step_with_a_cache():
     out = generate_and_score(model, ids, t, new_tokens=5, clamps=[(1, i, c)])
     assert out['generated'] == [t] * 5 and out['count'] == 5 and out['p_mean'] > 0.9
     with _clamp(model, [(1, i, c)]), torch.no_grad():
-        gen = model.generate(ids, max_new_tokens=5, do_sample=False, output_scores=True,
-                             return_dict_in_generate=True, pad_token_id=0)
-        full = model(input_ids=gen.sequences, use_cache=False).logits[0, ids.shape[1] - 1:-1]
-    torch.testing.assert_close(torch.stack(gen.scores)[:, 0].double(), full.double(), atol=1e-5,
-                               rtol=1e-5)
+        gen = model.generate(
+            ids,
+            max_new_tokens=5,
+            do_sample=False,
+            output_scores=True,
+            return_dict_in_generate=True,
+            pad_token_id=0,
+        )
+        full = model(input_ids=gen.sequences, use_cache=False).logits[0, ids.shape[1] - 1 : -1]
+    torch.testing.assert_close(
+        torch.stack(gen.scores)[:, 0].double(), full.double(), atol=1e-5, rtol=1e-5
+    )
     base = generate_and_score(model, ids, t, new_tokens=5)
     assert base['p_mean'] < 0.1
 
@@ -83,6 +94,6 @@ def test_hooks_removed_after_an_error_and_hook_a():
     with torch.no_grad():
         model(input_ids=ids)
     g2.remove()
-    want = mlp.act_fn(gate_in['g'][..., 3]) * 2.5       # act(gate_i) * c: varies with the input
+    want = mlp.act_fn(gate_in['g'][..., 3]) * 2.5  # act(gate_i) * c: varies with the input
     torch.testing.assert_close(seen['a'][..., 3], want)
     assert want.std() > 0

@@ -1,24 +1,33 @@
 """The batched decode equals the direct per-neuron computation; determinism; planted neurons;
 variants, scales, the tied head; clear errors."""
+
 import pytest
 import torch
 
-from framework import FwError, MODELS
+from framework import MODELS, FwError
 from framework.llm.models import tiny
-from fw_lmhead_decode.decode import NeuronDecoder, naive_decode, neuron_weights
+from fw_lmhead_decode.decode import naive_decode, neuron_weights
 
 
 def _decoder(model, **kw):
     return MODELS.build(dict(type='lmhead_decode.NeuronDecoder', model=model, **kw))
 
 
-@pytest.mark.parametrize('matrix,variant,scale', [('up', 'A', 'raw'), ('up', 'B', 'unit'),
-                                                  ('up', 'C', 'rms:1'), ('gate', 'C', 'raw'),
-                                                  ('down', 'B', 'raw')])
+@pytest.mark.parametrize(
+    'matrix,variant,scale',
+    [
+        ('up', 'A', 'raw'),
+        ('up', 'B', 'unit'),
+        ('up', 'C', 'rms:1'),
+        ('gate', 'C', 'raw'),
+        ('down', 'B', 'raw'),
+    ],
+)
 def test_batched_equals_direct_per_neuron(matrix, variant, scale, randomise):
     model = randomise(tiny('llama', dtype=torch.float32))
-    res = _decoder(model, matrix=matrix, variant=variant, scale=scale, k=10, chunk=64,
-                   tau=0.7).decode()
+    res = _decoder(
+        model, matrix=matrix, variant=variant, scale=scale, k=10, chunk=64, tau=0.7
+    ).decode()
     t = res['tensors']
     g = torch.Generator().manual_seed(0)
     for _ in range(50):
@@ -39,12 +48,12 @@ def test_deterministic_and_chunk_invariant(tmp_path, randomise):
     b = _decoder(model, chunk=64).decode()['tensors']
     assert all(torch.equal(a[k], b[k]) for k in a)
     model.save_pretrained(str(tmp_path))
-    c = _decoder(str(tmp_path), chunk=64).decode()['tensors']      # save/load round trip
+    c = _decoder(str(tmp_path), chunk=64).decode()['tensors']  # save/load round trip
     assert all(torch.equal(a[k], c[k]) for k in a)
     d = _decoder(model, chunk=256).decode()['tensors']
     margin = a['logits'].diff(dim=-1).abs().min(-1).values
     clear = margin > 1e-5
-    assert clear.float().mean() > 0.5    # tiny random weights: logits ~1e-3, many near-ties
+    assert clear.float().mean() > 0.5  # tiny random weights: logits ~1e-3, many near-ties
     assert torch.equal(a['ids'][clear], d['ids'][clear])
     m64 = randomise(tiny('llama'))
     e = _decoder(m64, chunk=64, dtype='float64').decode()['tensors']
@@ -55,13 +64,16 @@ def test_deterministic_and_chunk_invariant(tmp_path, randomise):
 
 
 def test_planted_neurons_decode_to_their_token(randomise):
-    model = tiny('llama')                              # untied: W_U is not the embedding
+    model = tiny('llama')  # untied: W_U is not the embedding
     g = torch.Generator().manual_seed(3)
     head = model.lm_head.weight
     planted = set()
     with torch.no_grad():
         while len(planted) < 20:
-            layer, i = int(torch.randint(2, (1,), generator=g)), int(torch.randint(256, (1,), generator=g))
+            layer, i = (
+                int(torch.randint(2, (1,), generator=g)),
+                int(torch.randint(256, (1,), generator=g)),
+            )
             t = int(torch.randint(512, (1,), generator=g))
             if (layer, i) in {(p[0], p[1]) for p in planted}:
                 continue
@@ -71,13 +83,13 @@ def test_planted_neurons_decode_to_their_token(randomise):
     dec = {v: _decoder(model, variant=v, dtype='float64').decode()['tensors'] for v in 'ABC'}
     for layer, i, t in planted:
         assert int(dec['A']['ids'][layer, i, 0]) == t
-    for v in 'BC':                                     # gamma = 1 at initialisation
+    for v in 'BC':  # gamma = 1 at initialisation
         assert torch.equal(dec['A']['ids'], dec[v]['ids'])
         assert torch.equal(dec['A']['logits'], dec[v]['logits'])
     randomise(model)
     a2 = _decoder(model, variant='A', dtype='float64').decode()['tensors']
     b2 = _decoder(model, variant='B', dtype='float64').decode()['tensors']
-    assert all(torch.equal(a2[k], dec['A'][k]) for k in a2)       # A ignores gamma
+    assert all(torch.equal(a2[k], dec['A'][k]) for k in a2)  # A ignores gamma
     assert not torch.allclose(b2['logits'], dec['B']['logits'])
 
 
@@ -100,14 +112,19 @@ def test_scale_keeps_top_k_and_changes_probabilities(randomise):
     assert torch.equal(raw['ids'], unit['ids']) and torch.equal(raw['ids'], rms['ids'])
     assert not torch.allclose(raw['probs'], unit['probs'])
     # rms:2 = 2 * sqrt(D) * unit: its logits are exactly that multiple
-    torch.testing.assert_close(rms['logits'], unit['logits'] * 2 * 64 ** 0.5)
+    torch.testing.assert_close(rms['logits'], unit['logits'] * 2 * 64**0.5)
 
 
 def test_clear_errors():
     model = tiny('llama')
-    for kw, word in ((dict(matrix='ffn'), 'matrix'), (dict(variant='D'), 'variant'),
-                     (dict(scale='big'), 'scale'), (dict(matrix='down', variant='C'), 'variant C'),
-                     (dict(dtype='bfloat16'), 'float32'), (dict(layers=[5]), 'out of range')):
+    for kw, word in (
+        (dict(matrix='ffn'), 'matrix'),
+        (dict(variant='D'), 'variant'),
+        (dict(scale='big'), 'scale'),
+        (dict(matrix='down', variant='C'), 'variant C'),
+        (dict(dtype='bfloat16'), 'float32'),
+        (dict(layers=[5]), 'out of range'),
+    ):
         with pytest.raises(FwError, match=word):
             _decoder(model, **kw).decode()
     from transformers import GPT2Config, GPT2LMHeadModel

@@ -5,6 +5,16 @@
 # path below (config.json, *.safetensors, tokenizer files) or override it:
 #   fw lmhead_decode atlas decode_llama31_8b OUT
 #   fw train lmhead_decode decode_llama31_8b --cfg-options decoder.model=/path/to/Llama-3.1-8B
-decoder = dict(type='lmhead_decode.NeuronDecoder', model='/data/models/Llama-3.1-8B',
-               matrix='up', variant='A', scale='raw', k=10, chunk=1024, tau=1.0,
-               dtype='float32', device='cuda', load_dtype='bfloat16')
+decoder = dict(
+    type='lmhead_decode.NeuronDecoder',
+    model='/data/models/Llama-3.1-8B',
+    matrix='up',
+    variant='A',
+    scale='raw',
+    k=10,
+    chunk=1024,
+    tau=1.0,
+    dtype='float32',
+    device='cuda',
+    load_dtype='bfloat16',
+)

@@ -4,6 +4,7 @@
 _base_ = ['./_base_/finetune_smollm2.py']
 max_iters = 100
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters)
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=25,
-                                     max_keep_ckpts=1))
+default_hooks = dict(
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=25, max_keep_ckpts=1)
+)
 custom_hooks = [dict(type='lmhead_decode.SaveFineTunedHook', subdir='finetuned', at_iters=[25])]

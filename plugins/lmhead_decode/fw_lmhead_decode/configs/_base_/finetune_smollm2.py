@@ -9,27 +9,34 @@ max_iters = 25
 model = dict(type='lmhead_decode.FineTuneLM', model='smollm2', dtype='float32', num_threads=1)
 
 train_dataloader = dict(
-    batch_size=2, num_workers=0,
+    batch_size=2,
+    num_workers=0,
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
-    dataset=dict(type='llm.StdlibSourceText', tokenizer='smollm2', window=128))
+    dataset=dict(type='llm.StdlibSourceText', tokenizer='smollm2', window=128),
+)
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters)
-optim_wrapper = dict(optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.0),
-                     clip_grad=dict(max_norm=1.0))
+optim_wrapper = dict(
+    optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.0), clip_grad=dict(max_norm=1.0)
+)
 
 # `fw test`: perplexity on the original domain (pydoc held-out topics, 8 windows x 256 tokens)
 test_dataloader = dict(
-    batch_size=4, num_workers=0,
+    batch_size=4,
+    num_workers=0,
     sampler=dict(type='DefaultSampler', shuffle=False),
     collate_fn=dict(type='default_collate'),
-    dataset=dict(type='llm.PydocText', split='heldout', tokenizer='smollm2', window=256,
-                 max_windows=8))
+    dataset=dict(
+        type='llm.PydocText', split='heldout', tokenizer='smollm2', window=256, max_windows=8
+    ),
+)
 test_evaluator = dict(type='llm.Perplexity')
 test_cfg = dict(type='TestLoop')
 
 default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1),
-    logger=dict(type='LoggerHook', interval=5))
+    logger=dict(type='LoggerHook', interval=5),
+)
 custom_hooks = [dict(type='lmhead_decode.SaveFineTunedHook', subdir='finetuned')]
 log_processor = dict(by_epoch=False)
 randomness = dict(seed=0)
