@@ -1,16 +1,18 @@
-"""Backbones (spec §2, §8): the synthetic linear stack, a small CPU conv net, ResNet-18 (CIFAR stem).
+"""Backbones: the synthetic linear stack, a small CPU conv net, ResNet-18 with the CIFAR stem.
 
 Every backbone returns the pre-projection representation h: after global pooling, before any head.
 """
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 
 class LinearNet(nn.Module):
-    """A stack of linear layers dims[0] -> dims[1] -> ...; ``forward`` returns every layer's output."""
+    """A stack of linear layers dims[0] -> dims[1] -> ...; ``forward`` returns every layer's output.
+
+    Args: ``dims`` (layer sizes), ``bias`` (False), ``init_std`` (normal init std; None = torch's).
+    """
 
     def __init__(self, dims, bias: bool = False, init_std: float | None = None):
         super().__init__()
@@ -28,10 +30,11 @@ class LinearNet(nn.Module):
         return outs
 
 
-class SmallConvNet(nn.Module):
-    """Three 3x3 conv blocks (ReLU, 2x2 max-pool after the first two), global average pool.
+class ColourDigitConvNet(nn.Module):
+    """CPU encoder of the coloured-background digits: three 3x3 conv blocks (BN, ReLU, 2x2 max-pool
+    after the first two), global average pool; about 4 MFLOP per 28x28 image at widths (16, 32, 64).
 
-    For the CPU configs: about 4 MFLOP per 28x28 image at the default widths (16, 32, 64).
+    Args: ``in_channels`` (3), ``widths`` ((16, 32, 64)), ``bn`` (batch norm, True).
     """
 
     def __init__(self, in_channels: int = 3, widths=(16, 32, 64), bn: bool = True):
@@ -53,42 +56,51 @@ class SmallConvNet(nn.Module):
         return self.features(x).mean(dim=(2, 3))
 
 
-class _BasicBlock(nn.Module):
-    expansion = 1
+class BasicBlock(nn.Module):
+    """Two 3x3 conv-BN layers with an identity (or 1x1 conv-BN) shortcut."""
 
-    def __init__(self, c_in: int, c_out: int, stride: int = 1):
+    def __init__(self, cin: int, cout: int, stride: int = 1):
         super().__init__()
-        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(c_out)
-        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(c_out)
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
         self.shortcut = nn.Sequential()
-        if stride != 1 or c_in != c_out:
-            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False),
-                                          nn.BatchNorm2d(c_out))
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
+                                          nn.BatchNorm2d(cout))
 
     def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        return F.relu(out + self.shortcut(x))
+        return self.relu(out + self.shortcut(x))
 
 
 class ResNet18CIFAR(nn.Module):
-    """ResNet-18 with the CIFAR stem: 3x3 conv stride 1, no max-pool, fc removed; 512-d after GAP."""
+    """ResNet-18 with the CIFAR stem: 3x3 conv stride 1, no max-pool, fc = Identity; 512-d h after
+    global average pooling (the paper's CIFAR encoder).
 
-    def __init__(self, in_channels: int = 3, width: int = 64):
+    Args: ``in_channels`` (3), ``widths`` (stage widths, (64, 128, 256, 512)), ``blocks`` (basic blocks
+    per stage, (2, 2, 2, 2)). The same network, arguments and state-dict keys as ``amcl.ResNet18CIFAR``.
+    """
+
+    def __init__(self, in_channels: int = 3, widths=(64, 128, 256, 512), blocks=(2, 2, 2, 2)):
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, width, 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(width)
-        layers, c = [], width
-        for i, n in enumerate((2, 2, 2, 2)):
-            out, stride = width * 2 ** i, (1 if i == 0 else 2)
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False),
+                                  nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True))
+        layers, cin = [], widths[0]
+        for i, (w, n) in enumerate(zip(widths, blocks)):
             for j in range(n):
-                layers.append(_BasicBlock(c, out, stride if j == 0 else 1))
-                c = out
+                layers.append(BasicBlock(cin, w, stride=2 if (i > 0 and j == 0) else 1))
+                cin = w
         self.layers = nn.Sequential(*layers)
-        self.out_dim = c
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Identity()
+        self.out_dim = cin
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.bn1(self.conv1(x)))
-        return self.layers(x).mean(dim=(2, 3))
+        return self.fc(self.pool(self.layers(self.stem(x))).flatten(1))

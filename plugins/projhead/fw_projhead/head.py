@@ -1,4 +1,4 @@
-"""Projection heads (spec §2, §4): the trainable MLP head, the fixed reweighting head, no head.
+"""Projection heads: the trainable MLP head, the fixed re-weighting head of the paper, no head.
 
 Every head maps the pre-projection representation h to the post-projection z. ``forward_layers``
 returns the output of each head layer (after its non-linearity), the last one being z.
@@ -10,7 +10,11 @@ from torch import nn
 
 
 class MLPHead(nn.Module):
-    """Linear-ReLU-...-Linear with ``n_layers`` linear layers, the standard trainable head."""
+    """Linear-ReLU-...-Linear with ``n_layers`` linear layers, the standard trainable head.
+
+    Args: ``in_dim`` (h's size), ``hidden_dim``, ``out_dim`` (z's size), ``n_layers`` (2), ``bn`` (batch
+    norm after each hidden layer, False).
+    """
 
     def __init__(self, in_dim: int, hidden_dim: int, out_dim: int, n_layers: int = 2,
                  bn: bool = False):
@@ -41,6 +45,8 @@ class MLPHead(nn.Module):
 
 class FixedReweightHead(nn.Module):
     """z = diag(kappa^0, kappa^-1, ..., kappa^-(dim-1)) h: no trainable parameter, one knob kappa.
+
+    Args: ``dim`` (h's size), ``kappa`` (1.05).
 
     kappa = 1 is exactly the identity ("no head"). ``D`` is a float32 buffer, so optimisers and
     weight decay never touch it, and z is computed in float32 outside autocast (kappa^-k underflows
@@ -73,7 +79,7 @@ class FixedReweightHead(nn.Module):
 
 
 class IdentityHead(nn.Module):
-    """The "no head" baseline: z = h."""
+    """The "no head" baseline: z = h. Args: ``dim`` (h's size, optional; only reported as out_dim)."""
 
     def __init__(self, dim: int | None = None):
         super().__init__()
@@ -87,7 +93,10 @@ class IdentityHead(nn.Module):
 
 
 class LinearHead(nn.Module):
-    """A single linear map z = W2 h (the synthetic model's second layer)."""
+    """A single linear map z = W2 h (the synthetic model's second layer).
+
+    Args: ``in_dim``, ``out_dim``, ``bias`` (False).
+    """
 
     def __init__(self, in_dim: int, out_dim: int, bias: bool = False):
         super().__init__()

@@ -1,4 +1,4 @@
-"""Losses (spec §3, §5): spectral contrastive, NT-Xent (SimCLR), supervised contrastive (SupCon)."""
+"""Losses: spectral contrastive (the theory), NT-Xent (SimCLR), supervised contrastive (SupCon)."""
 from __future__ import annotations
 
 import torch
@@ -10,7 +10,7 @@ class SpectralContrastiveLoss(nn.Module):
     """Unbiased minibatch spectral contrastive loss (HaoChen et al. 2021); z is NOT normalised.
 
     L = -(2/n) sum_i <z1_i, z2_i> + 1/(n(n-1)) sum_{i != j} <z1_i, z2_j>^2, the pair sum taken as
-    tr((Z1^T Z1)(Z2^T Z2)) minus its diagonal, so no n x n matrix is formed.
+    tr((Z1^T Z1)(Z2^T Z2)) minus its diagonal, so no n x n matrix is formed. No constructor arguments.
     """
 
     def forward(self, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
@@ -24,19 +24,24 @@ class SpectralContrastiveLoss(nn.Module):
 
 
 class NTXentLoss(nn.Module):
-    """SimCLR's normalised-temperature cross entropy over 2n views (z L2-normalised)."""
+    """SimCLR's normalised-temperature cross entropy over the 2n - 1 other views (z L2-normalised,
+    the positive in the denominator), mean over the 2n rows.
 
-    def __init__(self, tau: float = 0.5):
+    Args: ``temperature`` (0.5), ``loss_weight`` (1.0). The same loss, with the same arguments, as
+    ``amcl.NTXentLoss`` on one head ([n, d] inputs).
+    """
+
+    def __init__(self, temperature: float = 0.5, loss_weight: float = 1.0):
         super().__init__()
-        self.tau = float(tau)
+        self.temperature, self.loss_weight = float(temperature), float(loss_weight)
 
     def forward(self, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
         n = z1.shape[0]
         z = F.normalize(torch.cat([z1, z2]).float(), dim=1)
-        sim = z @ z.T / self.tau
+        sim = z @ z.T / self.temperature
         sim.fill_diagonal_(float('-inf'))
         target = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
-        return F.cross_entropy(sim, target)
+        return self.loss_weight * F.cross_entropy(sim, target)
 
 
 class SupConLoss(nn.Module):
@@ -44,16 +49,19 @@ class SupConLoss(nn.Module):
 
     l_i = -1/|P(i)| sum_{p in P(i)} log[exp(z_i.z_p/tau) / sum_{a != i} exp(z_i.z_a/tau)], P(i) the
     other views with the same label. ``forward(z1, z2, labels)`` for two views per sample.
-    """
 
-    def __init__(self, tau: float = 0.5):
+    Args: ``temperature`` (tau, 0.5).
+    """
+    uses_labels = True
+
+    def __init__(self, temperature: float = 0.5):
         super().__init__()
-        self.tau = float(tau)
+        self.temperature = float(temperature)
 
     def forward(self, z1: torch.Tensor, z2: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         z = F.normalize(torch.cat([z1, z2]).float(), dim=1)
         y = torch.cat([labels, labels])
-        sim = z @ z.T / self.tau
+        sim = z @ z.T / self.temperature
         self_mask = torch.eye(len(y), dtype=torch.bool, device=z.device)
         sim = sim.masked_fill(self_mask, float('-inf'))
         log_prob = sim - torch.logsumexp(sim, dim=1, keepdim=True)

@@ -1,4 +1,4 @@
-"""The linear-network theory of the projection head (spec §3, §4, §10), in float64 NumPy.
+"""The linear-network theory of the projection head (paper Sec. 3), in float64 NumPy.
 
 Data model: independent features x_i = sigma_i * g_i. Each view keeps x_i with probability phi_i and
 otherwise redraws it, so Sigma = E[a a^T] = diag(sigma^2) and M+ = E[a a+^T] = diag(t sigma^2), t = phi^2.
@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# The common synthetic setting of spec §10.
+# The synthetic setting of every experiment here: d = 10 features with input strengths SIGMA and
+# augmentation keep-probabilities PHI (t = PHI^2).
 SIGMA = (1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 0.5, 1.0, 1.5, 0.7)
 PHI = (0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.5, 0.4, 0.3, 0.2)
 UNLEARNED = 0.01  # a feature whose post-projection weight is below this is reported as not learned
@@ -53,7 +54,8 @@ class LinearSetting:
         return np.diag(self.t * self.sigma ** 2)
 
     def sample_views(self, n: int, rng: np.random.Generator):
-        """Two augmented views (a, a+) of n samples x, shape [n, d] each (spec §3 augmentation)."""
+        """Two augmented views (a, a+) of n samples x, shape [n, d] each: per view and coordinate, keep
+        x_i with probability phi_i, else redraw it as sigma_i * g (the data model of the module)."""
         x = rng.standard_normal((n, self.d)) * self.sigma
         views = []
         for _ in range(2):
@@ -70,7 +72,7 @@ def population_loss(W: np.ndarray, s: LinearSetting) -> float:
 
 
 def population_grad(W: np.ndarray, s: LinearSetting) -> np.ndarray:
-    """dL/dW = -4 W M+ + 4 (W Sigma W^T) W Sigma (closed form, spec §3)."""
+    """dL/dW = -4 W M+ + 4 (W Sigma W^T) W Sigma (closed form of the population gradient)."""
     s2 = s.sigma ** 2
     A = (W * s2) @ W.T
     return -4.0 * W * (s.t * s2) + 4.0 * (A @ W) * s2
@@ -148,6 +150,21 @@ class TheoryRun:
         return [None] * L + [np.sqrt(self.setting.t)]
 
 
+def minibatch_loss_grad(W: np.ndarray, s: LinearSetting, x: np.ndarray, rng):
+    """Unbiased minibatch spectral loss of two fresh views of the inputs ``x`` [n, d] and its gradient
+    in W: L = -(2/n) sum_i <z1_i, z2_i> + 1/(n(n-1)) sum_{i != j} <z1_i, z2_j>^2, z = W a."""
+    n = len(x)
+    keep = rng.random((2, n, s.d)) < s.phi
+    a1, a2 = (np.where(keep[v], x, rng.standard_normal(x.shape) * s.sigma) for v in range(2))
+    z1, z2 = a1 @ W.T, a2 @ W.T
+    P = z1 @ z2.T
+    np.fill_diagonal(P, 0.0)
+    loss = -2.0 * np.einsum('ij,ij->', z1, z2) / n + np.sum(P * P) / (n * (n - 1))
+    g1 = -2.0 / n * z2 + 2.0 / (n * (n - 1)) * P @ z2
+    g2 = -2.0 / n * z1 + 2.0 / (n * (n - 1)) * P.T @ z1
+    return float(loss), g1.T @ a1 + g2.T @ a2
+
+
 def reweight_diag(dim: int, kappa: float) -> np.ndarray:
     """diag(kappa^0, kappa^-1, ..., kappa^-(dim-1)) of the fixed reweighting head, as a vector."""
     return float(kappa) ** -np.arange(dim, dtype=np.float64)
@@ -156,11 +173,15 @@ def reweight_diag(dim: int, kappa: float) -> np.ndarray:
 def train_linear(setting: LinearSetting | None = None, n_layers: int = 2, width: int | None = None,
                  out_dim: int | None = None, steps: int = 40_000, lr: float = 0.03,
                  init_std: float = 0.05, seed: int = 0, kappa: float | None = None,
-                 snapshot_every: int = 0) -> TheoryRun:
-    """Full-batch GD on the population spectral loss (spec §10 setting).
+                 snapshot_every: int = 0, batch: int | None = None,
+                 n_samples: int = 4096) -> TheoryRun:
+    """Full-batch GD on the population spectral loss (the assumptions of the closed form), or, with
+    ``batch``, minibatch SGD on the unbiased minibatch loss of ``n_samples`` fixed sampled inputs x
+    with fresh augmented views every step (the practical case, where the closed form is only
+    approximate).
 
     ``n_layers`` trainable linear layers d -> width -> ... -> out_dim. With ``kappa`` set, a fixed
-    reweighting head diag(kappa^-k) follows the last layer (spec §4; P8 trains one layer + the head).
+    re-weighting head diag(kappa^-k) follows the last layer (one trained layer + the head).
     """
     s = setting or LinearSetting()
     d = s.d
@@ -170,6 +191,9 @@ def train_linear(setting: LinearSetting | None = None, n_layers: int = 2, width:
     rng = np.random.default_rng(seed)
     Ws = [rng.standard_normal((dims[i + 1], dims[i])) * init_std for i in range(n_layers)]
     D = None if kappa is None else reweight_diag(out_dim, kappa)
+    if batch:
+        data_rng = np.random.default_rng([seed, 1])
+        X = data_rng.standard_normal((n_samples, d)) * s.sigma
 
     def product():
         P = _chain(Ws, 0, n_layers - 1, d)
@@ -192,10 +216,14 @@ def train_linear(setting: LinearSetting | None = None, n_layers: int = 2, width:
             P = Ws[l] if P is None else Ws[l] @ P
             prefix[l + 1] = P
         W = P if D is None else D[:, None] * P
-        G = population_grad(W, s)
+        if batch:
+            losses[step], G = minibatch_loss_grad(W, s, X[data_rng.integers(0, n_samples, batch)],
+                                                  data_rng)
+        else:
+            G = population_grad(W, s)
+            losses[step] = population_loss(W, s)
         if D is not None:
             G = D[:, None] * G
-        losses[step] = population_loss(W, s)
         grads, S = [None] * n_layers, None
         for l in range(n_layers - 1, -1, -1):
             g = G if S is None else S.T @ G
@@ -247,7 +275,7 @@ def predicted_order(setting: LinearSetting, transient: bool = False) -> list:
 
 
 # ---------------------------------------------------------------------------------------------
-# Probes on the synthetic representation (spec §10 P9, P10)
+# Probes on the synthetic representation: no shift, and under a spurious-feature shift
 
 def ridge_probe_accuracy(R: np.ndarray, Xtr, ytr, Xte, yte, lam: float = 1.0) -> float:
     """Ridge regression on features R x (with intercept, unpenalised), accuracy of sign(prediction)."""

@@ -1,5 +1,5 @@
-"""Non-linear extension (spec §1 [V] claim; our own construction, spec §3 "not reconstructed"):
-a feature present in the lower layer and absent from the higher one.
+"""Non-linear extension of the theory: a feature present in the lower layer and absent from the
+higher one (the paper's claim for non-linear networks; this construction is ours, not the paper's).
 
 Data: x_i = sigma_i g_i, i = 0..3. Features 0, 1, 3 are augmented as in the linear model (keep with
 probability phi_i, else redraw). Feature 2 keeps its magnitude across views but each view flips its

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from fw_projhead.head import FixedReweightHead, IdentityHead, LinearHead, MLPHead
 from fw_projhead.loss import NTXentLoss, SpectralContrastiveLoss, SupConLoss
-from fw_projhead.model import EncoderWithHead, build
+from fw_projhead.model import EncoderWithHead
 from fw_projhead.theory import reweight_diag
 
 
@@ -45,18 +45,34 @@ def test_mlp_head_layers_and_shapes():
 
 
 def test_encoder_returns_pre_and_post():
-    model = EncoderWithHead(dict(type='projhead.SmallConvNet', widths=(4, 8)),
+    from framework import BACKBONES
+    model = EncoderWithHead(dict(type='projhead.ColourDigitConvNet', widths=(4, 8)),
                             dict(type='projhead.MLPHead', in_dim=8, hidden_dim=8, out_dim=5),
                             num_classes=3)
     out = model(torch.randn(2, 3, 12, 12))
     assert out['feats'].shape == (2, 8) and out['z'].shape == (2, 5)
     assert out['logits'].shape == (2, 3) and len(out['z_layers']) == 2
     assert torch.equal(out['z'], model.head(out['feats']))
-    nohead = EncoderWithHead(dict(type='projhead.SmallConvNet', widths=(4, 8)))
+    nohead = EncoderWithHead(dict(type='projhead.ColourDigitConvNet', widths=(4, 8)),
+                             loss=dict(type='projhead.NTXentLoss'))
     o = nohead(torch.randn(2, 3, 12, 12))
     assert torch.equal(o['feats'], o['z'])
-    r = build(dict(type='projhead.ResNet18CIFAR', width=8))
+    rows = nohead.eval()(torch.randn(2, 3, 12, 12), dict(label=torch.tensor([1, 2])), mode='predict')
+    assert set(rows[0]) >= {'pre', 'post'}
+    r = BACKBONES.build(dict(type='projhead.ResNet18CIFAR', widths=(8, 16, 32, 64)))
     assert r(torch.randn(2, 3, 32, 32)).shape == (2, 64)
+
+
+def test_dropdigit_second_view_loses_the_digit():
+    """With p_drop = 1 the second view is the digit-free image: its z differs from the first view's
+    only through the digit (augmentation off), and the loss uses it."""
+    model = EncoderWithHead(dict(type='projhead.ColourDigitConvNet', widths=(4, 8)),
+                            loss=dict(type='projhead.NTXentLoss'), p_drop=1.0)
+    x, blank = torch.rand(4, 3, 12, 12), torch.zeros(4, 3, 12, 12)
+    seen = []
+    model.features = lambda v: seen.append(v) or {'z': torch.randn(len(v), 8, requires_grad=True)}
+    model.loss(x, dict(label=torch.arange(4), no_digit=blank))
+    assert torch.equal(seen[0][:4], x) and torch.equal(seen[0][4:], blank)
 
 
 def _naive_spectral(z1, z2):

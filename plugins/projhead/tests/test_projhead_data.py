@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from fw_projhead.data import SpuriousBackgroundMNIST5k, SpuriousFeatureSynth, random_translate
-from fw_projhead.data_cifar import CIFAR10, CIFAR100Coarse, MNISTOnCIFAR10, read_cifar100
+from fw_projhead.data import CIFAR10, CIFAR100Coarse, MNISTOnCIFAR10, read_cifar100
 from fw_projhead.fake_data import write_fake_cifar10, write_fake_cifar100, write_fake_mnist
 
 
@@ -108,3 +108,19 @@ def test_mnist_on_cifar_render_and_drop_digit(tmp_path):
     assert torch.allclose(x[~inside], c[~inside])                      # outside the mask: cifar
     assert torch.allclose(x[inside], (0.3 * c + 0.7 * d.expand_as(x))[inside], atol=1e-6)
     assert (d[:, :, :8].sum() == 0) and (d[:, :, 24:].sum() == 0)     # 16x16 digit padded by 8
+    item = ds[3]                                                       # what the loader yields
+    assert torch.allclose(item['inputs'], x[3]) and torch.allclose(item['data_samples']['no_digit'], c[3])
+
+
+def test_probe_splits_tag_the_fit_part():
+    img, lab = _fake_digits(300)
+    cfg = dict(type='projhead.SpuriousBackgroundMNIST5k', n_pretrain=100, n_probe=60, n_test=40,
+               images=img, labels=lab)
+    from fw_projhead.data import ProbeSplits
+    ds = ProbeSplits(cfg, fit='probe', score='test')
+    assert len(ds) == 100
+    tags = [ds[i]['data_samples']['fit'] for i in range(len(ds))]
+    assert tags == [True] * 60 + [False] * 40
+    test = SpuriousBackgroundMNIST5k('test', **{k: v for k, v in cfg.items() if k != 'type'})
+    assert torch.equal(ds[60]['inputs'], test.images[0])
+    assert int(ds[60]['data_samples']['group']) == int(test.groups[0])

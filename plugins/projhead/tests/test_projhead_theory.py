@@ -11,7 +11,7 @@ import torch
 
 from fw_projhead.backbone import LinearNet
 from fw_projhead.loss import SpectralContrastiveLoss
-from fw_projhead.metrics import LayerFeatureWeights
+from fw_projhead.metric import LayerFeatureWeights
 from fw_projhead.theory import (LinearSetting, learning_order, optimal_loss, population_grad,
                                 population_loss, predicted_order, predicted_weights,
                                 settling_order, probe_pre_post, train_linear)

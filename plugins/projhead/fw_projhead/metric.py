@@ -1,14 +1,16 @@
-"""Evaluation (spec §6): layer-wise feature weights, the pre/post linear probe, worst-group accuracy."""
+"""Evaluation: layer-wise feature weights of the linear theory, the pre/post linear probe on frozen
+features (the paper's protocol: the same linear classifier on h and on z), worst-group accuracy."""
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
+from mmengine.evaluator import BaseMetric
 
 
 class LayerFeatureWeights:
     """Per-feature weights w_i = ||R e_i|| sigma_i of every layer of a synthetic run, the closed form,
-    their ratio, and the balancedness ||W1 W1^T - W2^T W2||_F (init and end)."""
+    their ratio, and the balancedness ||W1 W1^T - W2^T W2||_F (init and end). No constructor arguments;
+    call it on a :class:`fw_projhead.theory.TheoryRun`."""
 
     def __call__(self, run) -> dict:
         s = run.setting
@@ -29,7 +31,8 @@ class LayerFeatureWeights:
 
 
 class WorstGroupAccuracy:
-    """Average accuracy and the accuracy of the worst group (groups with no sample are skipped)."""
+    """Average accuracy and the accuracy of the worst group (groups with no sample are skipped). No
+    constructor arguments; call it with (predictions, labels, groups)."""
 
     def __call__(self, pred, labels, groups) -> dict:
         pred, labels, groups = (torch.as_tensor(v).cpu() for v in (pred, labels, groups))
@@ -50,7 +53,7 @@ def fit_linear_probe(x: torch.Tensor, y: torch.Tensor, num_classes: int, weight_
                      batch_size: int = 512, seed: int = 0) -> torch.nn.Linear:
     """Multinomial logistic regression with an L2 penalty on the weights (not the bias).
 
-    ``lbfgs``: full batch, to convergence (small data). ``sgd``: the spec §5 probe (SGD, momentum 0.9,
+    ``lbfgs``: full batch, to convergence (small data). ``sgd``: the paper's probe (SGD, momentum 0.9,
     weight decay, cosine), for large feature sets.
     """
     g = torch.Generator().manual_seed(seed)
@@ -98,25 +101,63 @@ def label_subset(y: torch.Tensor, fraction: float, seed: int) -> torch.Tensor:
     return torch.cat(keep).sort().values
 
 
-class PrePostLinearProbe:
-    """The same linear probe on every representation (``pre`` = h, ``post`` = z, ...), swept over
-    label fractions and weight decays. Features are extracted beforehand from a frozen encoder."""
+class PrePostLinearProbe(BaseMetric):
+    """The same linear probe on every frozen representation (``pre`` = h, ``post`` = z, ``headK`` = the
+    K-th head layer), swept over label fractions and weight decays, fitted on the samples tagged
+    ``fit`` and scored (accuracy and worst-group accuracy) on the others; plus the accuracy of the
+    model's own classifier when it has one. The features come from the model's predict mode (eval mode,
+    no_grad), so probing cannot change the encoder. Keys: ``<rep>/frac<f>/wd<wd>/acc`` and
+    ``.../worst_group_acc``, ``classifier/acc``, ``classifier/worst_group_acc``.
+
+    Args: ``label_fractions`` ((1.0,)), ``weight_decays`` ((1e-4,)), ``standardise`` (z-score with the fit
+    part's statistics, True), ``method`` ('lbfgs' to convergence, or 'sgd': the paper's probe),
+    ``epochs`` (50, SGD), ``lr`` (0.1, SGD), ``batch_size`` (512, SGD), ``num_classes`` (None: from the
+    labels), ``seed`` (0: label subsets and SGD order), ``representations`` (names to probe, e.g.
+    ('pre', 'post'); None = all), and mmengine's ``collect_device`` / ``prefix``.
+    """
 
     def __init__(self, label_fractions=(1.0,), weight_decays=(1e-4,), standardise: bool = True,
                  method: str = 'lbfgs', epochs: int = 50, lr: float = 0.1, batch_size: int = 512,
-                 num_classes: int | None = None):
+                 num_classes: int | None = None, seed: int = 0, representations=None, **kwargs):
+        super().__init__(**kwargs)
         self.label_fractions, self.weight_decays = tuple(label_fractions), tuple(weight_decays)
         self.standardise, self.method = standardise, method
         self.epochs, self.lr, self.batch_size, self.num_classes = epochs, lr, batch_size, num_classes
+        self.seed = seed
+        self.representations = None if representations is None else tuple(representations)
 
-    def __call__(self, train_feats: dict, y_train, test_feats: dict, y_test, groups_test=None,
-                 seed: int = 0) -> dict:
+    def process(self, data_batch, data_samples) -> None:
+        self.results.extend(data_samples)
+
+    def compute_metrics(self, results) -> dict:
+        if not results or 'fit' not in results[0]:
+            raise ValueError('PrePostLinearProbe needs samples tagged `fit` (use projhead.ProbeSplits '
+                             'as the evaluation data set)')
+        fit = torch.stack([r['fit'] for r in results]).bool()
+        y = torch.stack([r['probe_label'] for r in results]).long()
+        groups = torch.stack([r['group'] for r in results]).long()
+        names = [k for k in results[0] if k in ('pre', 'post') or k.startswith('head')]
+        names = [k for k in names if self.representations is None or k in self.representations]
+        feats = {k: torch.stack([r[k] for r in results]) for k in names}
+        out = self.probe({k: v[fit] for k, v in feats.items()}, y[fit],
+                         {k: v[~fit] for k, v in feats.items()}, y[~fit], groups[~fit], self.seed)
+        if 'pred' in results[0]:
+            pred = torch.stack([r['pred'] for r in results])[~fit]
+            labels = torch.stack([r['label'] for r in results])[~fit]
+            res = WorstGroupAccuracy()(pred, labels, groups[~fit])
+            out['classifier/acc'], out['classifier/worst_group_acc'] = res['acc'], res['worst_group_acc']
+        return out
+
+    def probe(self, train_feats: dict, y_train, test_feats: dict, y_test, groups_test=None,
+              seed: int = 0) -> dict:
+        """Fit and score the probe on every representation: {key: accuracy} (flat keys)."""
         nc = self.num_classes or int(max(y_train.max(), y_test.max())) + 1
         wga = WorstGroupAccuracy()
-        out = {'standardised': self.standardise}
+        groups = groups_test if groups_test is not None else y_test
+        out = {}
         for name in train_feats:
             for frac in self.label_fractions:
-                sub = label_subset(y_train.cpu(), frac, seed).to(train_feats[name].device)
+                sub = label_subset(y_train.cpu(), frac, seed)
                 xtr, xte = train_feats[name][sub].float(), test_feats[name].float()
                 if self.standardise:
                     xtr, xte = standardise(xtr, xte)
@@ -125,8 +166,7 @@ class PrePostLinearProbe:
                                              self.lr, self.batch_size, seed)
                     with torch.no_grad():
                         pred = probe(xte).argmax(1).cpu()
-                    key = f'{name}/frac{frac:g}/wd{wd:g}'
-                    groups = groups_test if groups_test is not None else y_test
                     res = wga(pred, y_test.cpu(), groups.cpu())
-                    out[key] = {'acc': res['acc'], 'worst_group_acc': res['worst_group_acc']}
+                    key = f'{name}/frac{frac:g}/wd{wd:g}'
+                    out[f'{key}/acc'], out[f'{key}/worst_group_acc'] = res['acc'], res['worst_group_acc']
         return out

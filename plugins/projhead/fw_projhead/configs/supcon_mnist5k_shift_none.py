@@ -1,0 +1,4 @@
+# SupCon (tau 0.5) on two shifted views, no head (z = h);
+# the shifted MNIST-5k task of _base_/mnist5k_shift.py (about a minute of CPU).
+_base_ = ['./_base_/mnist5k_shift.py']
+model = dict(head=None, loss=dict(type='projhead.SupConLoss', temperature=0.5))
