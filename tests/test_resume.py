@@ -1,9 +1,8 @@
-"""Exact resume through `fw train --resume` after SIGINT, SIGTERM and SIGKILL.
+"""Exact resume through `fw train --resume` after SIGINT and SIGKILL (SIGTERM: test_cli_run.py).
 
 AMCL-SimCLR on the 8x8 digits draws random augmentations every step (torch RNG, main process) and
-validates mid-run (kNN + linear probe); a run stopped three times (SIGINT after epoch 1, SIGTERM
-after epoch 2, SIGKILL after epoch 3) and resumed each time must end with the weights and metrics
-of one uninterrupted run: the checkpoints carry the random states and validation does not shift
+validates mid-run (kNN + linear probe); a run stopped twice (SIGINT after epoch 1, SIGKILL after
+epoch 3) and resumed each time must end with the weights and metrics of one uninterrupted run: the checkpoints carry the random states and validation does not shift
 them. Before fw stored them, the resumed run's kNN accuracy differed (0.891 vs 0.969)."""
 from __future__ import annotations
 
@@ -20,7 +19,7 @@ import torch
 
 pytest.importorskip('fw_amcl')
 
-OPTS = ['--seed', '0', '--cfg-options', 'train_cfg.max_epochs=5', 'train_cfg.val_interval=2',
+OPTS = ['--seed', '0', '--cfg-options', 'train_cfg.max_epochs=4', 'train_cfg.val_interval=2',
         'default_hooks.logger.interval=2']
 
 
@@ -58,12 +57,12 @@ def last_val(work: Path) -> dict:
     return rows[-1]
 
 
-def test_stopped_three_ways_then_resumed_equals_uninterrupted(make_fw, tmp_path):
+def test_stopped_twice_then_resumed_equals_uninterrupted(make_fw, tmp_path):
     fw = make_fw(load='amcl')
     whole, stopped = tmp_path / 'whole', tmp_path / 'stopped'
     out = fw('train', 'amcl', 'amcl_simclr_digits', '--work-dir', str(whole), *OPTS)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert 'training done: 20 iterations, 5 epochs' in out.stdout
+    assert 'training done: 16 iterations, 4 epochs' in out.stdout
 
     code, err = stop_after(fw, stopped, 1, signal.SIGINT, resume=False)
     assert code == 130, err[-3000:]
@@ -71,21 +70,20 @@ def test_stopped_three_ways_then_resumed_equals_uninterrupted(make_fw, tmp_path)
     assert len(message) == 1 and 'Traceback' not in err, err[-3000:]
     assert 'stopped by SIGINT' in message[0] and 'last checkpoint' in message[0], message
     assert '--resume' in message[0] and str(stopped) in message[0], message
-    code, err = stop_after(fw, stopped, 2, signal.SIGTERM, resume=True)
-    assert code == 143 and 'stopped by SIGTERM' in err, err[-3000:]
     code, _ = stop_after(fw, stopped, 3, signal.SIGKILL, resume=True)
     assert code == -signal.SIGKILL
     out = fw('train', 'amcl', 'amcl_simclr_digits', '--work-dir', str(stopped), '--resume', *OPTS)
     assert out.returncode == 0, out.stderr[-3000:]
 
-    a, b = weights(whole / 'epoch_5.pth'), weights(stopped / 'epoch_5.pth')
+    a, b = weights(whole / 'epoch_4.pth'), weights(stopped / 'epoch_4.pth')
     assert a.keys() == b.keys()
     diff = max((a[k].double() - b[k].double()).abs().max().item() for k in a)
+    print(f'max abs weight difference after resuming: {diff:.3g}')
     assert diff <= 1e-6, diff
     va, vb = last_val(whole), last_val(stopped)
     for key in ('knn/accuracy', 'probe/accuracy', 'probe/5shot'):
         assert va[key] == pytest.approx(vb[key], abs=1e-9), (key, va, vb)
-    # a checkpoint every epoch although the config keeps only epoch_5: the resume point
-    assert not (stopped / 'latest.pth').exists()  # superseded by epoch_5.pth
-    rng = torch.load(stopped / 'epoch_5.pth', map_location='cpu', weights_only=False)['rng_state']
+    # a checkpoint every epoch although the config keeps only epoch_4: the resume point
+    assert not (stopped / 'latest.pth').exists()  # superseded by epoch_4.pth
+    rng = torch.load(stopped / 'epoch_4.pth', map_location='cpu', weights_only=False)['rng_state']
     assert {'python', 'numpy', 'torch', 'sampler'} <= set(rng)

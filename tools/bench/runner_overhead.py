@@ -1,7 +1,7 @@
 """What `fw train` costs over a plain PyTorch loop: the same model, data and step count, one
 process, run after the other, several repeats; prints the wall-time ratio (goal: <= 1.10).
 
-    OMP_NUM_THREADS=1 python tools/bench/runner_overhead.py [--epochs 4] [--repeats 3] [--json]
+    OMP_NUM_THREADS=1 python tools/bench/runner_overhead.py [--epochs 8] [--repeats 3] [--json]
 
 `fw train` here is the real command (`framework.cli.main`, in this process) on a config written to
 a temporary folder, with everything fw adds: config layering, mmengine's Runner and hooks, the
@@ -97,7 +97,7 @@ def fw_train(args, root: Path, run: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--epochs', type=int, default=4)
+    parser.add_argument('--epochs', type=int, default=8)
     parser.add_argument('--size', type=int, default=16384)
     parser.add_argument('--batch', type=int, default=64)
     parser.add_argument('--dim', type=int, default=64)
