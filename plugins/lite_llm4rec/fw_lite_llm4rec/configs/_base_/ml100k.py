@@ -53,4 +53,10 @@ default_hooks = dict(
         rule='greater',
     ),
 )
-custom_hooks = [dict(type='EarlyStoppingHook', monitor='rec/NDCG@10', rule='greater', patience=10)]
+# min_delta 0: any improvement of the validation NDCG@10 resets the patience (mmengine's default
+# min_delta of 0.1 would stop every run after `patience` epochs).
+custom_hooks = [
+    dict(
+        type='EarlyStoppingHook', monitor='rec/NDCG@10', rule='greater', min_delta=0.0, patience=10
+    )
+]
