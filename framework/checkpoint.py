@@ -12,6 +12,7 @@ paths written in the config). Any other file is loaded with ``weights_only=True`
 pickled objects, refused with a message. ``weights_only=False`` runs code stored in the file: only
 trust checkpoints you or your team produced, never downloaded ones.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -49,25 +50,34 @@ def load_local(filename: str, map_location=None):
 
     path = Path(filename).expanduser()
     if not path.is_file():
-        raise FwError(f'checkpoint {filename} does not exist; check the path (load_from, '
-                      f'--resume work dir, or the CHECKPOINT argument)')
+        raise FwError(
+            f'checkpoint {filename} does not exist; check the path (load_from, '
+            f'--resume work dir, or the CHECKPOINT argument)'
+        )
     if path.stat().st_size == 0:
-        raise FwError(f'checkpoint {filename} is empty (0 bytes), probably an interrupted copy; '
-                      f'use another checkpoint or copy it again')
+        raise FwError(
+            f'checkpoint {filename} is empty (0 bytes), probably an interrupted copy; '
+            f'use another checkpoint or copy it again'
+        )
     try:
         return torch.load(path, map_location=map_location, weights_only=not is_trusted(path))
     except pickle.UnpicklingError as e:
         if 'Weights only load failed' not in str(e):
-            raise FwError(f'checkpoint {filename} is not a readable PyTorch checkpoint '
-                          f'({str(e).splitlines()[0]}); use another one') from e
+            raise FwError(
+                f'checkpoint {filename} is not a readable PyTorch checkpoint '
+                f'({str(e).splitlines()[0]}); use another one'
+            ) from e
         raise FwError(
             f'{filename} holds pickled Python objects and is not a path you pointed fw at, so it '
             f'is not unpickled (that would run code stored in the file). If you trust it, pass '
-            f'it explicitly (load_from=..., or as `fw test` CHECKPOINT)') from e
+            f'it explicitly (load_from=..., or as `fw test` CHECKPOINT)'
+        ) from e
     except (EOFError, OSError, RuntimeError, ValueError) as e:
-        raise FwError(f'checkpoint {filename} is not a readable PyTorch checkpoint '
-                      f'({type(e).__name__}: {str(e).splitlines()[0] if str(e) else "truncated"})'
-                      f'; use another one') from e
+        raise FwError(
+            f'checkpoint {filename} is not a readable PyTorch checkpoint '
+            f'({type(e).__name__}: {str(e).splitlines()[0] if str(e) else "truncated"})'
+            f'; use another one'
+        ) from e
 
 
 def check_keys(runner, checkpoint: dict, strict: bool = True) -> None:
@@ -81,17 +91,28 @@ def check_keys(runner, checkpoint: dict, strict: bool = True) -> None:
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
-    shapes = [f'{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}' for k in own
-              if k in state and hasattr(state[k], 'shape') and state[k].shape != own[k].shape]
-    parts = [f'{what} ({len(keys)}): {", ".join(keys[:4])}{", ..." if len(keys) > 4 else ""}'
-             for what, keys in (('missing keys', missing), ('unexpected keys', unexpected),
-                                ('shape mismatches', shapes)) if keys]
+    shapes = [
+        f'{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}'
+        for k in own
+        if k in state and hasattr(state[k], 'shape') and state[k].shape != own[k].shape
+    ]
+    parts = [
+        f'{what} ({len(keys)}): {", ".join(keys[:4])}{", ..." if len(keys) > 4 else ""}'
+        for what, keys in (
+            ('missing keys', missing),
+            ('unexpected keys', unexpected),
+            ('shape mismatches', shapes),
+        )
+        if keys
+    ]
     if not parts:
         return
-    message = f"the checkpoint does not match the model {type(model).__name__}: {'; '.join(parts)}"
+    message = f'the checkpoint does not match the model {type(model).__name__}: {"; ".join(parts)}'
     if strict:
-        raise FwError(f'{message}; is it a checkpoint of this config? (--no-strict loads the '
-                      f'matching keys only)')
+        raise FwError(
+            f'{message}; is it a checkpoint of this config? (--no-strict loads the '
+            f'matching keys only)'
+        )
     runner.logger.warning(message)
 
 
@@ -100,6 +121,7 @@ def install() -> None:
     global _installed
     if not _installed:
         from mmengine.runner.checkpoint import CheckpointLoader
+
         CheckpointLoader.register_scheme(prefixes='', loader=load_local, force=True)
         _installed = True
 

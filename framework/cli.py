@@ -1,4 +1,5 @@
 """The ``fw`` command line. Listing commands read manifests only; nothing heavy imports here."""
+
 from __future__ import annotations
 
 import fnmatch
@@ -16,8 +17,17 @@ from . import plugins as fw_plugins
 from .errors import FwError
 from .manifest import normalise_kind
 
-BUILTIN_HELP_ORDER = ['list', 'show', 'plugins', 'configs', 'train', 'test', 'report', 'new-plugin',
-                      'doctor']
+BUILTIN_HELP_ORDER = [
+    'list',
+    'show',
+    'plugins',
+    'configs',
+    'train',
+    'test',
+    'report',
+    'new-plugin',
+    'doctor',
+]
 
 
 class PluginGroup(click.Group):
@@ -49,8 +59,10 @@ class PluginGroup(click.Group):
             fw_plugins.activate(self.plugin.name)
             command = pkgutil.resolve_name(spec['import'])
             if not isinstance(command, click.Command):
-                raise FwError(f"{spec['import']} (command '{name}' of plugin "
-                              f'{self.plugin.name}) is not a click command')
+                raise FwError(
+                    f"{spec['import']} (command '{name}' of plugin "
+                    f'{self.plugin.name}) is not a click command'
+                )
             self.add_command(command, name)
         if name not in self.commands:
             self._run_hook()
@@ -68,8 +80,10 @@ class FwCLI(click.Group):
 
     def list_commands(self, ctx):
         return BUILTIN_HELP_ORDER + sorted(
-            name for name, p in fw_plugins.discover().items()
-            if p.status == 'ok' and p.manifest.get('commands'))
+            name
+            for name, p in fw_plugins.discover().items()
+            if p.status == 'ok' and p.manifest.get('commands')
+        )
 
     def get_command(self, ctx, name):
         if name in self.commands:
@@ -83,9 +97,11 @@ class FwCLI(click.Group):
         builtin = [(n, self.commands[n].get_short_help_str(60)) for n in BUILTIN_HELP_ORDER]
         with formatter.section('Commands'):
             formatter.write_dl(builtin)
-        plugin_rows = [(n, p.manifest.get('summary', '')[:60])
-                       for n, p in fw_plugins.discover().items()
-                       if p.status == 'ok' and p.manifest.get('commands')]
+        plugin_rows = [
+            (n, p.manifest.get('summary', '')[:60])
+            for n, p in fw_plugins.discover().items()
+            if p.status == 'ok' and p.manifest.get('commands')
+        ]
         if plugin_rows:
             with formatter.section('Plugin commands (fw <plugin> --help)'):
                 formatter.write_dl(plugin_rows)
@@ -104,11 +120,12 @@ def cli(ctx, debug):
 
 def _width() -> int:
     import shutil
+
     return shutil.get_terminal_size((100, 24)).columns
 
 
 def _fit(line: str, width: int) -> str:
-    return line if len(line) <= width else line[:width - 3] + '...'
+    return line if len(line) <= width else line[: width - 3] + '...'
 
 
 def _no_plugins_message() -> str:
@@ -120,8 +137,11 @@ def _no_plugins_message() -> str:
 def _check_strict(plugins) -> None:
     bad = [p for p in plugins.values() if p.status != 'ok']
     for p in bad:
-        click.echo(f'fw: warning: plugin {p.name} ({p.dist}) failed to load: {p.error}; '
-                   f'`fw plugins` shows it', err=True)
+        click.echo(
+            f'fw: warning: plugin {p.name} ({p.dist}) failed to load: {p.error}; '
+            f'`fw plugins` shows it',
+            err=True,
+        )
     if bad and fw_plugins.strict():
         raise FwError(f'{len(bad)} plugin(s) failed to load and FW_STRICT_PLUGINS=1')
 
@@ -131,8 +151,13 @@ def _components(plugins, plugin_filter=None):
         if p.status != 'ok' or (plugin_filter and p.name != plugin_filter):
             continue
         for c in p.manifest['components']:
-            yield {'name': f"{p.name}.{c['name']}", 'kind': c['kind'], 'plugin': p.name,
-                   'summary': c.get('summary', ''), 'import': c['import']}
+            yield {
+                'name': f'{p.name}.{c["name"]}',
+                'kind': c['kind'],
+                'plugin': p.name,
+                'summary': c.get('summary', ''),
+                'import': c['import'],
+            }
 
 
 @cli.command('list')
@@ -157,20 +182,29 @@ def list_cmd(kind, pattern, plugin_filter, as_json, args_of):
             raise FwError(f"unknown kind '{kind}'; kinds are: {', '.join(KNOWN_KINDS)}")
     if plugin_filter and plugin_filter not in plugins:
         fw_plugins.get(plugin_filter)  # raises with close names
-    rows = [r for r in _components(plugins, plugin_filter)
-            if (not kind or r['kind'] == kind)
-            and (not pattern or fnmatch.fnmatch(r['name'].lower(), pattern.lower())
-                 or fnmatch.fnmatch(r['name'].split('.', 1)[1].lower(), pattern.lower()))]
+    rows = [
+        r
+        for r in _components(plugins, plugin_filter)
+        if (not kind or r['kind'] == kind)
+        and (
+            not pattern
+            or fnmatch.fnmatch(r['name'].lower(), pattern.lower())
+            or fnmatch.fnmatch(r['name'].split('.', 1)[1].lower(), pattern.lower())
+        )
+    ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     if not rows:
-        click.echo('nothing registered matches' if (kind or pattern or plugin_filter)
-                   else _no_plugins_message())
+        click.echo(
+            'nothing registered matches'
+            if (kind or pattern or plugin_filter)
+            else _no_plugins_message()
+        )
         return
     width = max(len(r['name']) for r in rows)
     for r in sorted(rows, key=lambda r: (r['kind'], r['name'])):
-        click.echo(_fit(f"{r['kind']:<10} {r['name']:<{width}}  {r['summary']}", _width()))
+        click.echo(_fit(f'{r["kind"]:<10} {r["name"]:<{width}}  {r["summary"]}', _width()))
 
 
 def _show(name: str) -> None:
@@ -178,17 +212,21 @@ def _show(name: str) -> None:
     import pkgutil
 
     plugins = fw_plugins.discover()
-    rows = [r for r in _components(plugins)
-            if name in (r['name'], r['name'].split('.', 1)[1])]
+    rows = [r for r in _components(plugins) if name in (r['name'], r['name'].split('.', 1)[1])]
     if not rows:
         import difflib
+
         names = [r['name'] for r in _components(plugins)]
         close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
-        raise FwError(f"no component '{name}'" + (f"; close: {', '.join(close)}" if close else '')
-                      + '; `fw list` lists them')
+        raise FwError(
+            f"no component '{name}'"
+            + (f'; close: {", ".join(close)}' if close else '')
+            + '; `fw list` lists them'
+        )
     if len(rows) > 1:
-        raise FwError(f"'{name}' is ambiguous: {', '.join(r['name'] for r in rows)}; "
-                      f'use the qualified name')
+        raise FwError(
+            f"'{name}' is ambiguous: {', '.join(r['name'] for r in rows)}; use the qualified name"
+        )
     row = rows[0]
     fw_plugins.activate(row['plugin'])
     obj = pkgutil.resolve_name(row['import'])
@@ -196,8 +234,9 @@ def _show(name: str) -> None:
         signature = str(inspect.signature(obj))
     except (TypeError, ValueError):
         signature = '(...)'
-    click.echo(f"{row['name']}{signature}\n  {row['kind']} of plugin {row['plugin']}, "
-               f"{row['import']}\n")
+    click.echo(
+        f'{row["name"]}{signature}\n  {row["kind"]} of plugin {row["plugin"]}, {row["import"]}\n'
+    )
     click.echo(inspect.getdoc(obj) or '(no docstring)')
 
 
@@ -213,21 +252,29 @@ def show_cmd(name):
 def plugins_cmd(as_json):
     """Installed plugins, their distributions and load status."""
     plugins = fw_plugins.load_all()
-    rows = [{'name': p.name, 'dist': p.dist, 'version': p.version, 'status': p.status,
-             'error': p.error, 'components': len(p.manifest.get('components', [])),
-             'configs': len(p.configs()) if p.status == 'ok' else 0}
-            for p in plugins.values()]
+    rows = [
+        {
+            'name': p.name,
+            'dist': p.dist,
+            'version': p.version,
+            'status': p.status,
+            'error': p.error,
+            'components': len(p.manifest.get('components', [])),
+            'configs': len(p.configs()) if p.status == 'ok' else 0,
+        }
+        for p in plugins.values()
+    ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     if not rows:
         click.echo(_no_plugins_message())
     for r in rows:
-        line = f"{r['name']:<16} {r['dist']:<20} {r['version']:<10} {r['status']}"
+        line = f'{r["name"]:<16} {r["dist"]:<20} {r["version"]:<10} {r["status"]}'
         if r['status'] == 'ok':
-            line += f"  ({r['components']} components, {r['configs']} configs)"
+            line += f'  ({r["components"]} components, {r["configs"]} configs)'
         else:
-            line += f"  {r['error']}"
+            line += f'  {r["error"]}'
         click.echo(_fit(line, _width()))
     if fw_plugins.strict() and any(r['status'] != 'ok' for r in rows):
         raise FwError('a plugin failed to load and FW_STRICT_PLUGINS=1')
@@ -242,15 +289,20 @@ def configs_cmd(plugin, show_path, as_json):
 
     A config of your own inherits one with _base_ = 'PLUGIN::CONFIG' (e.g. 'amcl::amcl_simclr_digits')."""
     configs = fw_plugins.get(plugin).configs()
-    rows = {name: {'path': str(path), 'summary': _first_comment(path)}
-            for name, path in configs.items()}
+    rows = {
+        name: {'path': str(path), 'summary': _first_comment(path)} for name, path in configs.items()
+    }
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     width = max((len(n) for n in rows), default=0)
     for name, row in rows.items():
-        click.echo(_fit(f"{name:<{width}}  {row['path'] if show_path else row['summary']}",
-                        10**6 if show_path else _width()))
+        click.echo(
+            _fit(
+                f'{name:<{width}}  {row["path"] if show_path else row["summary"]}',
+                10**6 if show_path else _width(),
+            )
+        )
 
 
 def _first_comment(path) -> str:
@@ -267,8 +319,10 @@ def _overrides(cfg_options, extra) -> list[str]:
     opts = [o for item in cfg_options for o in item.split()]
     for item in extra:
         if '=' not in item:
-            raise FwError(f"unexpected argument '{item}'; overrides are KEY=VALUE "
-                          f'(e.g. --cfg-options train_cfg.max_epochs=3)')
+            raise FwError(
+                f"unexpected argument '{item}'; overrides are KEY=VALUE "
+                f'(e.g. --cfg-options train_cfg.max_epochs=3)'
+            )
         opts.append(item)
     return opts
 
@@ -279,10 +333,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-_VERBOSE = click.option('-v', '--verbose', is_flag=True,
-                        help="Also show mmengine's own output (config dump, hooks, log lines).")
-_STRICT = click.option('--strict/--no-strict', default=True, show_default=True,
-                       help='A checkpoint whose keys do not match the model is an error.')
+_VERBOSE = click.option(
+    '-v',
+    '--verbose',
+    is_flag=True,
+    help="Also show mmengine's own output (config dump, hooks, log lines).",
+)
+_STRICT = click.option(
+    '--strict/--no-strict',
+    default=True,
+    show_default=True,
+    help='A checkpoint whose keys do not match the model is an error.',
+)
 
 
 @cli.command('train')
@@ -291,15 +353,20 @@ _STRICT = click.option('--strict/--no-strict', default=True, show_default=True,
 @click.argument('overrides', nargs=-1, metavar='[KEY=VALUE]...')
 @click.option('--work-dir', help='Where logs and checkpoints go (default work_dirs/PLUGIN/CONFIG).')
 @click.option('--resume', is_flag=True, help='Continue from the last checkpoint in the work dir.')
-@click.option('--cfg-options', multiple=True, metavar='KEY=VALUE',
-              help='Override config keys (repeatable), e.g. train_cfg.max_epochs=3.')
+@click.option(
+    '--cfg-options',
+    multiple=True,
+    metavar='KEY=VALUE',
+    help='Override config keys (repeatable), e.g. train_cfg.max_epochs=3.',
+)
 @click.option('--launcher', type=click.Choice(['none', 'pytorch', 'slurm']), default='none')
 @click.option('--nproc', type=int, default=1, help='Start N processes with torchrun (DDP).')
 @click.option('--seed', type=int, help='Random seed.')
 @_VERBOSE
 @_STRICT
-def train_cmd(plugin, config, overrides, work_dir, resume, cfg_options, launcher, nproc, seed,
-              verbose, strict):
+def train_cmd(
+    plugin, config, overrides, work_dir, resume, cfg_options, launcher, nproc, seed, verbose, strict
+):
     """Train CONFIG (a packaged config name or a path) of PLUGIN.
 
     Overrides may follow --cfg-options as in mmengine (--cfg-options a=1 b=2) or be repeated.
@@ -307,11 +374,23 @@ def train_cmd(plugin, config, overrides, work_dir, resume, cfg_options, launcher
     opts = _overrides(cfg_options, overrides)
     if nproc > 1 and 'LOCAL_RANK' not in os.environ:
         from . import train as fw_train  # check the config here: one clear error, not N
+
         fw_plugins.activate(plugin)
         fw_train.load_config(plugin, config, work_dir=work_dir, cfg_options=opts, seed=seed)
-        args = [sys.executable, '-m', 'torch.distributed.run', f'--nproc_per_node={nproc}',
-                f'--master_port={_free_port()}', '-m', 'framework.cli', 'train', plugin, config,
-                '--launcher', 'pytorch']
+        args = [
+            sys.executable,
+            '-m',
+            'torch.distributed.run',
+            f'--nproc_per_node={nproc}',
+            f'--master_port={_free_port()}',
+            '-m',
+            'framework.cli',
+            'train',
+            plugin,
+            config,
+            '--launcher',
+            'pytorch',
+        ]
         if work_dir:
             args += ['--work-dir', work_dir]
         if resume:
@@ -327,16 +406,28 @@ def train_cmd(plugin, config, overrides, work_dir, resume, cfg_options, launcher
         sys.exit(subprocess.call(args))
     from . import train as fw_train
     from .runstate import Interrupted
+
     try:
-        runner = fw_train.train(plugin, config, work_dir=work_dir, resume=resume,
-                                cfg_options=opts, launcher=launcher, seed=seed,
-                                verbose=verbose, strict=strict)
+        runner = fw_train.train(
+            plugin,
+            config,
+            work_dir=work_dir,
+            resume=resume,
+            cfg_options=opts,
+            launcher=launcher,
+            seed=seed,
+            verbose=verbose,
+            strict=strict,
+        )
     except Interrupted as e:
         import shlex
-        again = ['fw', 'train', plugin, config, '--resume'] + \
-            (['--work-dir', work_dir] if work_dir else []) + \
-            (['--seed', str(seed)] if seed is not None else []) + \
-            [a for o in opts for a in ('--cfg-options', o)]
+
+        again = (
+            ['fw', 'train', plugin, config, '--resume']
+            + (['--work-dir', work_dir] if work_dir else [])
+            + (['--seed', str(seed)] if seed is not None else [])
+            + [a for o in opts for a in ('--cfg-options', o)]
+        )
         raise Interrupted(f'{e}; continue with: {shlex.join(again)}', e.exit_code) from None
     for line in getattr(runner, 'fw_summary', []):
         click.echo(line)
@@ -352,24 +443,35 @@ def train_cmd(plugin, config, overrides, work_dir, resume, cfg_options, launcher
 @click.option('--json', 'as_json', is_flag=True, help='Print only the metrics, as JSON.')
 @_VERBOSE
 @_STRICT
-def test_cmd(plugin, config, checkpoint, overrides, work_dir, cfg_options, as_json, verbose,
-             strict):
+def test_cmd(
+    plugin, config, checkpoint, overrides, work_dir, cfg_options, as_json, verbose, strict
+):
     """Evaluate CHECKPOINT with CONFIG's test split (its validation split if it has none)."""
     import contextlib
 
     from . import train as fw_train
+
     with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
-        metrics = fw_train.test(plugin, config, checkpoint, work_dir=work_dir,
-                                cfg_options=_overrides(cfg_options, overrides),
-                                verbose=verbose, strict=strict)
+        metrics = fw_train.test(
+            plugin,
+            config,
+            checkpoint,
+            work_dir=work_dir,
+            cfg_options=_overrides(cfg_options, overrides),
+            verbose=verbose,
+            strict=strict,
+        )
     metrics = {k: float(v) if hasattr(v, '__float__') else v for k, v in (metrics or {}).items()}
     if as_json:
         click.echo(json.dumps(metrics))
     else:
         width = max((len(k) for k in metrics), default=0)
         for key, value in metrics.items():
-            click.echo(f'{key:<{width}}  {value:.4f}' if isinstance(value, float)
-                       else f'{key:<{width}}  {value}')
+            click.echo(
+                f'{key:<{width}}  {value:.4f}'
+                if isinstance(value, float)
+                else f'{key:<{width}}  {value}'
+            )
 
 
 @cli.command('report')
@@ -379,6 +481,7 @@ def report_cmd(work_dir, as_json):
     """Plot WORK_DIR's logged scalars (losses, metrics, learning rate, ...) to WORK_DIR/report.png
     and print a one-screen summary."""
     from .report import report
+
     result = report(work_dir)
     if as_json:
         click.echo(json.dumps(result, indent=2))
@@ -395,32 +498,46 @@ def new_plugin_cmd(name, directory):
     from importlib import metadata
 
     from .scaffold import write_plugin
-    installed = {ep.name: ep.dist.name if ep.dist else '?'
-                 for ep in metadata.entry_points(group=fw_plugins.ENTRY_POINT_GROUP)}
+
+    installed = {
+        ep.name: ep.dist.name if ep.dist else '?'
+        for ep in metadata.entry_points(group=fw_plugins.ENTRY_POINT_GROUP)
+    }
     if name in installed:
-        raise FwError(f"a plugin named '{name}' is installed ({installed[name]}); installing a "
-                      f'new one under that name would replace it: choose another name')
+        raise FwError(
+            f"a plugin named '{name}' is installed ({installed[name]}); installing a "
+            f'new one under that name would replace it: choose another name'
+        )
     path = write_plugin(name, directory)
-    click.echo(f'wrote {path}\nnext: pip install -e {path} && fw list --plugin {name} && '
-               f'fw train {name} demo')
+    click.echo(
+        f'wrote {path}\nnext: pip install -e {path} && fw list --plugin {name} && '
+        f'fw train {name} demo'
+    )
 
 
 @cli.command('doctor')
 @click.option('--json', 'as_json', is_flag=True)
-@click.option('--contract', 'contract', multiple=True, metavar='PLUGIN|FOLDER',
-              help='Check the plugin contract instead (repeat; "all" for every plugin).')
+@click.option(
+    '--contract',
+    'contract',
+    multiple=True,
+    metavar='PLUGIN|FOLDER',
+    help='Check the plugin contract instead (repeat; "all" for every plugin).',
+)
 def doctor_cmd(as_json, contract):
     """Versions of the stack against what each plugin declares; one line per problem."""
     if contract:
         from .contract import main as check_contract
+
         sys.exit(check_contract([] if 'all' in contract else list(contract)))
     from .doctor import run_doctor
+
     report = run_doctor()
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
         for row in report['packages']:
-            click.echo(f"{row['name']:<14} {row['version'] or '-':<16} {row['note']}")
+            click.echo(f'{row["name"]:<14} {row["version"] or "-":<16} {row["note"]}')
         for problem in report['problems']:
             click.echo(f'PROBLEM: {problem}')
         if not report['problems']:
@@ -445,7 +562,7 @@ def main(argv=None) -> None:
         if debug:
             raise
         code = getattr(e, 'exit_code', 2)
-        click.echo(f"fw: {'' if code != 2 else 'error: '}{e}", err=True)
+        click.echo(f'fw: {"" if code != 2 else "error: "}{e}', err=True)
         sys.exit(code)
 
 

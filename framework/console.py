@@ -5,6 +5,7 @@ lines) to the run's log file. On the terminal, unless ``-v``, only warnings a us
 :class:`ProgressHook` prints one short line per log interval (a bar redrawn in place where stderr
 is a terminal) and :func:`summary` the table after training.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -17,14 +18,23 @@ from pathlib import Path
 from mmengine.hooks import Hook
 
 #: mmengine/OpenMMLab warnings about their own internals: log file only
-NOISE = ('Failed to import', 'will be deprecated', 'is the alias of', 'Advance dataloader',
-         'SyncBatchNorm', 'is not set in', 'Please use', 'deprecated')
+NOISE = (
+    'Failed to import',
+    'will be deprecated',
+    'is the alias of',
+    'Advance dataloader',
+    'SyncBatchNorm',
+    'is not set in',
+    'Please use',
+    'deprecated',
+)
 
 
 class QuietFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         return record.levelno >= logging.WARNING and not any(
-            n in str(record.getMessage()) for n in NOISE)
+            n in str(record.getMessage()) for n in NOISE
+        )
 
 
 def quiet(logger) -> None:
@@ -34,8 +44,9 @@ def quiet(logger) -> None:
 
     files = [h for h in logger.handlers if isinstance(h, logging.FileHandler)]
     for handler in [h for lg in MMLogger._instance_dict.values() for h in lg.handlers]:
-        if not isinstance(handler, logging.FileHandler) and \
-                not any(isinstance(f, QuietFilter) for f in handler.filters):
+        if not isinstance(handler, logging.FileHandler) and not any(
+            isinstance(f, QuietFilter) for f in handler.filters
+        ):
             handler.addFilter(QuietFilter())
     logging.captureWarnings(True)
     py_warnings = logging.getLogger('py.warnings')
@@ -63,13 +74,16 @@ class ProgressHook(Hook):
         if self.bar:
             self.stream.write('\r' + text[:width].ljust(width) + ('\n' if final else ''))
         else:
-            self.stream.write(text[:max(width, 60)] + '\n')
+            self.stream.write(text[: max(width, 60)] + '\n')
         self.stream.flush()
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         loop = runner.train_loop
-        last_in_epoch = hasattr(loop, 'max_epochs') and not hasattr(loop, 'dataloader_iterator') \
+        last_in_epoch = (
+            hasattr(loop, 'max_epochs')
+            and not hasattr(loop, 'dataloader_iterator')
             and batch_idx + 1 == len(loop.dataloader)
+        )
         if not (self.bar or self.every_n_train_iters(runner, self.interval) or last_in_epoch):
             return
         hub = runner.message_hub
@@ -81,7 +95,7 @@ class ProgressHook(Hook):
             if f'train/{key}' in hub.log_scalars:
                 value = hub.get_scalar(f'train/{key}').mean(self.interval)
                 parts.append(f'{key} {value:.4g}' if key == 'loss' else f'{key} {value:.1e}')
-        parts.append(f"eta {_eta(hub.get_info('eta'))}")
+        parts.append(f'eta {_eta(hub.get_info("eta"))}')
         if self.bar:
             done = (runner.iter + 1) / max(runner.max_iters, 1)
             parts.insert(1, '[' + '#' * int(20 * done) + '.' * (20 - int(20 * done)) + ']')
@@ -89,8 +103,9 @@ class ProgressHook(Hook):
 
     def after_val_epoch(self, runner, metrics=None):
         self.val_metrics = dict(metrics or {})
-        shown = '  '.join(f'{k} {v:.4g}' for k, v in self.val_metrics.items()
-                          if isinstance(v, (int, float)))
+        shown = '  '.join(
+            f'{k} {v:.4g}' for k, v in self.val_metrics.items() if isinstance(v, (int, float))
+        )
         self._echo(f'val  {shown}' if shown else 'val  (no metrics)')
 
 
@@ -110,14 +125,19 @@ def summary(runner, progress: ProgressHook | None) -> list[str]:
     last = pointer.read_text().strip() if pointer.is_file() else '(none saved)'
     log = Path(runner.log_dir, f'{runner.timestamp}.log')
     wall = time.time() - (progress.started if progress else time.time())
-    rows += [('best checkpoint', best_path or '(the config sets no save_best)'),
-             ('last checkpoint', last), ('wall time', _eta(wall)),
-             ('work dir', str(work)), ('log', str(log)),
-             ('scalars', str(Path(runner.log_dir, 'vis_data', 'scalars.json'))),
-             ('plots', f'fw report {work}')]
+    rows += [
+        ('best checkpoint', best_path or '(the config sets no save_best)'),
+        ('last checkpoint', last),
+        ('wall time', _eta(wall)),
+        ('work dir', str(work)),
+        ('log', str(log)),
+        ('scalars', str(Path(runner.log_dir, 'vis_data', 'scalars.json'))),
+        ('plots', f'fw report {work}'),
+    ]
     width = max(len(k) for k, _ in rows)
     head = f'training done: {runner.iter} iterations'
-    if hasattr(runner.train_loop, 'max_epochs') and \
-            not hasattr(runner.train_loop, 'dataloader_iterator'):
+    if hasattr(runner.train_loop, 'max_epochs') and not hasattr(
+        runner.train_loop, 'dataloader_iterator'
+    ):
         head += f', {runner.epoch} epochs'
     return [head] + [f'  {k:<{width}}  {v}' for k, v in rows]

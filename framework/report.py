@@ -4,6 +4,7 @@ Reads mmengine's ``*/vis_data/scalars.json`` (one per run; a resumed run replace
 repeats), groups the series into panels (losses, learning rate, validation metrics by prefix,
 other training series by prefix, e.g. a plugin's temperatures) and writes ``report.png``.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,10 @@ def read_runs(work_dir: Path) -> tuple[dict, dict, list[Path]]:
     """(train rows by iteration, validation rows by step, run folders) of all runs, oldest first."""
     runs = sorted(p.parent.parent for p in work_dir.glob('*/vis_data/scalars.json'))
     if not runs:
-        raise FwError(f'{work_dir} holds no logged scalars (*/vis_data/scalars.json); is it the '
-                      f'--work-dir of a `fw train` run?')
+        raise FwError(
+            f'{work_dir} holds no logged scalars (*/vis_data/scalars.json); is it the '
+            f'--work-dir of a `fw train` run?'
+        )
     train, val = {}, {}
     for run in runs:
         for line in (run / 'vis_data' / 'scalars.json').read_text().splitlines():
@@ -32,8 +35,14 @@ def read_runs(work_dir: Path) -> tuple[dict, dict, list[Path]]:
 
 
 def _panels(rows: dict, validation: bool) -> dict[str, list[str]]:
-    keys = sorted({k for row in rows.values() for k, v in row.items()
-                   if k not in SKIP and isinstance(v, (int, float))})
+    keys = sorted(
+        {
+            k
+            for row in rows.values()
+            for k, v in row.items()
+            if k not in SKIP and isinstance(v, (int, float))
+        }
+    )
     panels: dict[str, list[str]] = {}
     for key in keys:
         if validation:
@@ -63,6 +72,7 @@ def _wall_seconds(runs: list[Path]) -> float:
 def report(work_dir: str) -> dict:
     """Write WORK_DIR/report.png; return the summary (``text`` holds its lines)."""
     import matplotlib
+
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
@@ -83,8 +93,9 @@ def report(work_dir: str) -> dict:
     for ax, (name, keys, rows, xlabel) in zip(axes.flat, groups):
         for key in keys[:10]:
             points = [(step, r[key]) for step, r in rows.items() if key in r]
-            ax.plot(*zip(*points), marker='o' if len(points) < 30 else None, markersize=3,
-                    label=key)
+            ax.plot(
+                *zip(*points), marker='o' if len(points) < 30 else None, markersize=3, label=key
+            )
         ax.set_title(name)
         ax.set_xlabel(xlabel)
         ax.set_ylabel('learning rate' if name == 'learning rate' else 'value')
@@ -92,7 +103,7 @@ def report(work_dir: str) -> dict:
             ax.set_yscale('log')
         ax.grid(alpha=0.3)
         ax.legend(fontsize=9, loc='best')
-    for ax in list(axes.flat)[len(groups):]:
+    for ax in list(axes.flat)[len(groups) :]:
         ax.axis('off')
     fig.suptitle(f'{work.name}: {max(train, default=0)} iterations, {len(runs)} run(s)')
     fig.tight_layout()
@@ -102,16 +113,29 @@ def report(work_dir: str) -> dict:
 
     last_train = list(train.values())[-1] if train else {}
     last_val = list(val.values())[-1] if val else {}
-    final = {k: v for k, v in {**last_train, **last_val}.items()
-             if k not in SKIP and isinstance(v, (int, float))}
+    final = {
+        k: v
+        for k, v in {**last_train, **last_val}.items()
+        if k not in SKIP and isinstance(v, (int, float))
+    }
     checkpoints = sorted(p.name for p in work.glob('*.pth'))
-    result = {'work_dir': str(work), 'png': str(png), 'runs': [r.name for r in runs],
-              'iterations': max(train, default=0), 'final': final,
-              'checkpoints': checkpoints, 'wall_seconds': round(_wall_seconds(runs), 1)}
+    result = {
+        'work_dir': str(work),
+        'png': str(png),
+        'runs': [r.name for r in runs],
+        'iterations': max(train, default=0),
+        'final': final,
+        'checkpoints': checkpoints,
+        'wall_seconds': round(_wall_seconds(runs), 1),
+    }
     width = max((len(k) for k in final), default=0)
     result['text'] = (
-        [f"{work}: {len(runs)} run(s), {result['iterations']} iterations, "
-         f"{result['wall_seconds']:.0f} s wall", 'final values:']
+        [
+            f'{work}: {len(runs)} run(s), {result["iterations"]} iterations, '
+            f'{result["wall_seconds"]:.0f} s wall',
+            'final values:',
+        ]
         + [f'  {k:<{width}}  {v:.4g}' for k, v in final.items()]
-        + [f"checkpoints: {', '.join(checkpoints) or '(none)'}", f'plots: {png}'])
+        + [f'checkpoints: {", ".join(checkpoints) or "(none)"}', f'plots: {png}']
+    )
     return result

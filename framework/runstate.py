@@ -12,6 +12,7 @@
   runner's ``load_strict`` is False (``--no-strict``).
 * :func:`work_dir_lock`: one run per work dir; :func:`stop_on_signals`: SIGINT/SIGTERM end cleanly.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -44,8 +45,11 @@ def rng_state(loader=None) -> dict:
     import numpy as np
     import torch
 
-    state = {'python': random.getstate(), 'numpy': np.random.get_state(),
-             'torch': torch.get_rng_state()}
+    state = {
+        'python': random.getstate(),
+        'numpy': np.random.get_state(),
+        'torch': torch.get_rng_state(),
+    }
     if torch.cuda.is_available():
         state['cuda'] = torch.cuda.get_rng_state_all()
     if getattr(loader, 'generator', None) is not None:
@@ -74,7 +78,12 @@ class _RestoreBeforeNext:
     """Wraps the loop's data iterator: after ``skip`` batches, restore the saved states once."""
 
     def __init__(self, loop, skip: int, restore):
-        self.loop, self.inner, self.skip, self.restore = loop, loop.dataloader_iterator, skip, restore
+        self.loop, self.inner, self.skip, self.restore = (
+            loop,
+            loop.dataloader_iterator,
+            skip,
+            restore,
+        )
 
     def __next__(self):
         if self.skip == 0:
@@ -106,6 +115,7 @@ class RunStateHook(Hook):
 
     def after_load_checkpoint(self, runner, checkpoint):
         from .checkpoint import check_keys
+
         check_keys(runner, checkpoint, strict=getattr(runner, 'load_strict', True))
         if runner._resume and 'rng_state' in checkpoint:
             self._pending = checkpoint['rng_state']
@@ -116,7 +126,9 @@ class RunStateHook(Hook):
         state, self._pending = self._pending, None
         loop = runner.train_loop
         restore = lambda: set_rng_state(state, self._loader(runner))  # noqa: E731
-        if hasattr(loop, 'dataloader_iterator') and loop.iter > 0:  # the loop replays `iter` batches
+        if (
+            hasattr(loop, 'dataloader_iterator') and loop.iter > 0
+        ):  # the loop replays `iter` batches
             loop.dataloader_iterator = _RestoreBeforeNext(loop, loop.iter, restore)
         else:
             restore()
@@ -136,15 +148,17 @@ class RunStateHook(Hook):
         runner.save_checkpoint(runner.work_dir, RESUME_FILE, by_epoch=by_epoch)
         if runner.rank == 0:
             Path(runner.work_dir, 'last_checkpoint').write_text(
-                str(Path(runner.work_dir, RESUME_FILE)))
+                str(Path(runner.work_dir, RESUME_FILE))
+            )
 
     def after_train_epoch(self, runner):
         if not hasattr(runner.train_loop, 'dataloader_iterator'):  # epoch-based loop
             self._save_resume_point(runner, by_epoch=True)
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
-        if hasattr(runner.train_loop, 'dataloader_iterator') and \
-                self.every_n_train_iters(runner, self.every_n_iters):
+        if hasattr(runner.train_loop, 'dataloader_iterator') and self.every_n_train_iters(
+            runner, self.every_n_iters
+        ):
             self._save_resume_point(runner, by_epoch=False)
 
 
@@ -164,11 +178,16 @@ def work_dir_lock(work_dir: str, what: str) -> Iterator[None]:
     except BlockingIOError:
         os.close(fd)
         holder = path.read_text().strip() or 'another process'
-        raise FwError(f'work dir {work_dir} is in use by {holder}; wait for it to end or pass '
-                      f'another --work-dir') from None
+        raise FwError(
+            f'work dir {work_dir} is in use by {holder}; wait for it to end or pass '
+            f'another --work-dir'
+        ) from None
     os.ftruncate(fd, 0)
-    os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} ({what}, since "
-                 f"{time.strftime('%Y-%m-%d %H:%M:%S')})\n".encode())
+    os.write(
+        fd,
+        f'pid {os.getpid()} on {socket.gethostname()} ({what}, since '
+        f'{time.strftime("%Y-%m-%d %H:%M:%S")})\n'.encode(),
+    )
     try:
         yield
     finally:

@@ -6,6 +6,7 @@ mmdet/mmseg plugins do), a work dir, a seed and a launcher, then handed to the p
 ``fw_train`` hook or, by default, to :class:`FwRunner` (mmengine's Runner with atomic checkpoints,
 robust resume, trusted checkpoint loading and CPU-friendly DDP).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -22,8 +23,16 @@ from . import checkpoint as ckpt
 from . import plugins as fw_plugins
 from .errors import FwError
 
-REMOTE_PREFIXES = ('http://', 'https://', 'open-mmlab://', 'torchvision://', 'mmcls://',
-                   'openmmlab://', 's3://', 'hf://')
+REMOTE_PREFIXES = (
+    'http://',
+    'https://',
+    'open-mmlab://',
+    'torchvision://',
+    'mmcls://',
+    'openmmlab://',
+    's3://',
+    'hf://',
+)
 CHECKPOINT_KEYS = ('load_from', 'checkpoint', 'pretrained', 'teacher_ckpt', 'teacher_checkpoint')
 
 
@@ -54,8 +63,10 @@ def _shipped_config(ref: str, filename: str) -> str | None:
     path = shipped.get(rel) or (root / rel if root else None)
     if path is None or not Path(path).is_file():
         listing = '`fw configs NAME`' if scope == 'fw' else f'`fw configs {name}`'
-        raise FwError(f"{filename}: _base_ '{ref}' names no file of {scope} ({root}); "
-                      f'{listing} lists the configs')
+        raise FwError(
+            f"{filename}: _base_ '{ref}' names no file of {scope} ({root}); "
+            f'{listing} lists the configs'
+        )
     return str(path)
 
 
@@ -86,8 +97,10 @@ def _parse_options(options: Sequence[str]) -> dict[str, Any]:
         try:
             parsed[key] = DictAction._parse_iterable(value)
         except AssertionError:
-            raise FwError(f"--cfg-options {item}: unbalanced brackets; write lists as "
-                          f"{key}=[1,2] or {key}=1,2 (quote them in the shell)") from None
+            raise FwError(
+                f'--cfg-options {item}: unbalanced brackets; write lists as '
+                f'{key}=[1,2] or {key}=1,2 (quote them in the shell)'
+            ) from None
     return parsed
 
 
@@ -107,12 +120,17 @@ def _check_values(cfg, options: dict[str, Any]) -> None:
     for key, value in options.items():
         old = _lookup(cfg.to_dict(), key)
         if isinstance(old, bool) and not isinstance(value, bool):
-            raise FwError(f'--cfg-options {key}={value}: expected True or False '
-                          f'(the config has {old})')
-        if isinstance(old, (int, float)) and not isinstance(old, bool) and \
-                not isinstance(value, (int, float)):
-            raise FwError(f'--cfg-options {key}={value}: expected a number '
-                          f'(the config has {old!r})')
+            raise FwError(
+                f'--cfg-options {key}={value}: expected True or False (the config has {old})'
+            )
+        if (
+            isinstance(old, (int, float))
+            and not isinstance(old, bool)
+            and not isinstance(value, (int, float))
+        ):
+            raise FwError(
+                f'--cfg-options {key}={value}: expected a number (the config has {old!r})'
+            )
 
 
 def _check_options(cfg, options: dict[str, Any], path: Path) -> None:
@@ -129,14 +147,15 @@ def _check_options(cfg, options: dict[str, Any], path: Path) -> None:
                 where = '.'.join(parts[:depth]) or 'the top level'
                 keys = list(node.keys()) if isinstance(node, dict) else []
                 close = difflib.get_close_matches(part, keys, n=3)
-                hint = f"; close: {', '.join(close)}" if close else ''
-                raise FwError(f"--cfg-options {key}: no key '{part}' under {where} of "
-                              f'{path}{hint}')
+                hint = f'; close: {", ".join(close)}' if close else ''
+                raise FwError(f"--cfg-options {key}: no key '{part}' under {where} of {path}{hint}")
         if len(parts) == 1 and parts[0] not in cfg.to_dict():
             close = difflib.get_close_matches(parts[0], list(cfg.to_dict()), n=3)
             if close:
-                raise FwError(f"--cfg-options {key}: no top-level key '{key}' in {path}; "
-                              f"close: {', '.join(close)}")
+                raise FwError(
+                    f"--cfg-options {key}: no top-level key '{key}' in {path}; "
+                    f'close: {", ".join(close)}'
+                )
 
 
 def _walk(node: Any, prefix: str = '') -> Iterator[tuple[str, Any]]:
@@ -155,15 +174,24 @@ def checkpoint_paths(cfg) -> list[str]:
     for key, value in _walk(cfg.to_dict() if hasattr(cfg, 'to_dict') else cfg):
         if key.rsplit('.', 1)[-1] in CHECKPOINT_KEYS and isinstance(value, str) and value:
             if value.startswith(REMOTE_PREFIXES):
-                raise FwError(f"config key {key} = '{value}' would download at run time; fw "
-                              f'never downloads: put the file on disk and give its local path')
+                raise FwError(
+                    f"config key {key} = '{value}' would download at run time; fw "
+                    f'never downloads: put the file on disk and give its local path'
+                )
             found.append(value)
     return found
 
 
-def load_config(plugin: str, config: str, *, work_dir: str | None = None,
-                cfg_options: Sequence[str] = (), launcher: str = 'none',
-                seed: int | None = None, resume: bool = False):
+def load_config(
+    plugin: str,
+    config: str,
+    *,
+    work_dir: str | None = None,
+    cfg_options: Sequence[str] = (),
+    launcher: str = 'none',
+    seed: int | None = None,
+    resume: bool = False,
+):
     """The merged mmengine ``Config`` of ``fw train``/``fw test``."""
     from mmengine.config import Config
 
@@ -211,8 +239,10 @@ def _init_cpu_distributed(launcher: str) -> None:
         os.environ.setdefault('WORLD_SIZE', os.environ.get('SLURM_NTASKS', '1'))
         os.environ.setdefault('LOCAL_RANK', os.environ.get('SLURM_LOCALID', '0'))
     if 'RANK' not in os.environ:
-        raise FwError(f'--launcher {launcher} needs the distributed environment (RANK, '
-                      f'WORLD_SIZE, MASTER_ADDR); start with --nproc N, torchrun or srun')
+        raise FwError(
+            f'--launcher {launcher} needs the distributed environment (RANK, '
+            f'WORLD_SIZE, MASTER_ADDR); start with --nproc N, torchrun or srun'
+        )
     dist.init_process_group(backend='gloo')
 
 
@@ -253,8 +283,12 @@ def _runner_class():
 
         def load_checkpoint(self, *args, **kwargs):
             import io  # mmengine print()s 'Loads checkpoint by ...' to stdout here
-            with contextlib.nullcontext() if self.verbose else \
-                    contextlib.redirect_stdout(io.StringIO()):
+
+            with (
+                contextlib.nullcontext()
+                if self.verbose
+                else contextlib.redirect_stdout(io.StringIO())
+            ):
                 return super().load_checkpoint(*args, **kwargs)
 
         def save_checkpoint(self, out_dir, filename, *args, **kwargs):
@@ -279,10 +313,14 @@ def _runner_class():
 
         def wrap_model(self, model_wrapper_cfg, model):
             import torch
+
             if self.distributed and not torch.cuda.is_available() and model_wrapper_cfg is None:
                 return MMDistributedDataParallel(
-                    module=model, device_ids=None, broadcast_buffers=False,
-                    find_unused_parameters=self.cfg.get('find_unused_parameters', False))
+                    module=model,
+                    device_ids=None,
+                    broadcast_buffers=False,
+                    find_unused_parameters=self.cfg.get('find_unused_parameters', False),
+                )
             return super().wrap_model(model_wrapper_cfg, model)
 
     return FwRunner
@@ -314,13 +352,16 @@ def build_runner(cfg, *, verbose: bool = False, strict: bool = True):
     from .openmmlab import require_toolkit
 
     ckpt.install()
-    require_toolkit(cfg.get('default_scope'))  # 'mmdet'/'mmseg': one clear error if the stack is absent
+    require_toolkit(
+        cfg.get('default_scope')
+    )  # 'mmdet'/'mmseg': one clear error if the stack is absent
     _init_cpu_distributed(cfg.launcher)
     if not __import__('torch').cuda.is_available():
         cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
     with user_errors(cfg.filename):
         if cfg.get('runner_type'):
             from .registry import RUNNERS
+
             runner = RUNNERS.build(cfg)
         else:
             runner_class = _runner_class()
@@ -342,8 +383,10 @@ def _saved(work_dir: str) -> str:
         return 'nothing was saved yet (--resume starts from scratch)'
     with ckpt.trusted(work_dir):
         meta = ckpt.load_local(last, map_location='cpu').get('meta', {})
-    return (f"last checkpoint: {last} (epoch {meta.get('epoch', '?')}, "
-            f"iteration {meta.get('iter', '?')})")
+    return (
+        f'last checkpoint: {last} (epoch {meta.get("epoch", "?")}, '
+        f'iteration {meta.get("iter", "?")})'
+    )
 
 
 def train(plugin: str, config: str, *, verbose: bool = False, strict: bool = True, **kwargs):
@@ -356,8 +399,11 @@ def train(plugin: str, config: str, *, verbose: bool = False, strict: bool = Tru
     fw_plugins.activate(plugin)
     cfg = load_config(plugin, config, **kwargs)
     ckpt.install()
-    with runstate.work_dir_lock(cfg.work_dir, f'fw train {plugin} {config}'), \
-            ckpt.trusted(*checkpoint_paths(cfg)), runstate.stop_on_signals() as caught:
+    with (
+        runstate.work_dir_lock(cfg.work_dir, f'fw train {plugin} {config}'),
+        ckpt.trusted(*checkpoint_paths(cfg)),
+        runstate.stop_on_signals() as caught,
+    ):
         runner = None
         try:
             result = fw_plugins.plugin_manager().hook.fw_train(cfg=cfg, plugin=plugin)
@@ -375,8 +421,9 @@ def train(plugin: str, config: str, *, verbose: bool = False, strict: bool = Tru
                 where = f' at iteration {loop.iter + 1}'
             elif hasattr(loop, 'epoch'):
                 where = f' at epoch {loop.epoch + 1}, iteration {loop.iter + 1}'
-            raise runstate.Interrupted(f'stopped by {sig.name}{where}; {_saved(cfg.work_dir)}',
-                                       128 + sig.value) from None
+            raise runstate.Interrupted(
+                f'stopped by {sig.name}{where}; {_saved(cfg.work_dir)}', 128 + sig.value
+            ) from None
     progress = [h for h in runner.hooks if isinstance(h, ProgressHook)]
     if runner.rank == 0:
         runner.fw_summary = summary(runner, progress[0] if progress else None)
@@ -387,12 +434,17 @@ def test_split(cfg, announce: bool = False):
     """``cfg`` with a test split: its own, else its validation split (said on stderr)."""
     if not (cfg.get('test_dataloader') and cfg.get('test_evaluator')):
         if not (cfg.get('val_dataloader') and cfg.get('val_evaluator')):
-            raise FwError(f'{cfg.filename} has neither a test nor a validation split '
-                          f'(test_dataloader/test_evaluator or val_dataloader/val_evaluator): '
-                          f'the plugin evaluates it with its own command (`fw PLUGIN --help`)')
+            raise FwError(
+                f'{cfg.filename} has neither a test nor a validation split '
+                f'(test_dataloader/test_evaluator or val_dataloader/val_evaluator): '
+                f'the plugin evaluates it with its own command (`fw PLUGIN --help`)'
+            )
         if announce:
-            print(f'fw: {Path(cfg.filename).stem} has no test split: testing on its validation '
-                  f'split (val_dataloader, val_evaluator)', file=sys.stderr)
+            print(
+                f'fw: {Path(cfg.filename).stem} has no test split: testing on its validation '
+                f'split (val_dataloader, val_evaluator)',
+                file=sys.stderr,
+            )
         cfg.test_dataloader, cfg.test_evaluator = cfg.val_dataloader, cfg.val_evaluator
         cfg.test_cfg = dict(type='TestLoop')
     if cfg.get('test_cfg') is None:
@@ -400,8 +452,15 @@ def test_split(cfg, announce: bool = False):
     return cfg
 
 
-def test(plugin: str, config: str, checkpoint: str, *, verbose: bool = False,
-         strict: bool = True, **kwargs):
+def test(
+    plugin: str,
+    config: str,
+    checkpoint: str,
+    *,
+    verbose: bool = False,
+    strict: bool = True,
+    **kwargs,
+):
     """``fw test``: evaluation only; returns the metrics dict. A config without a test split is
     tested on its validation split (``val_dataloader``/``val_evaluator``), and says so."""
     if not Path(checkpoint).is_file():

@@ -1,30 +1,53 @@
 """Listing is static and isolated: no heavy imports, broken plugins reported, strict mode fails."""
+
 import json
 import subprocess
 import sys
 
 import pytest
 
-
 BROKEN = {
     'fw_broken/__init__.py': '',
     'fw_broken/plugin.py': 'raise ImportError("fw_broken needs a package that is not installed")\n',
-    'fw_broken/manifest.json': json.dumps({'name': 'broken', 'components': [
-        {'kind': 'model', 'name': 'Broken', 'import': 'fw_broken.model:Broken'}]}),
+    'fw_broken/manifest.json': json.dumps(
+        {
+            'name': 'broken',
+            'components': [{'kind': 'model', 'name': 'Broken', 'import': 'fw_broken.model:Broken'}],
+        }
+    ),
 }
 GOOD = {
     'fw_good/__init__.py': '',
     'fw_good/plugin.py': 'from framework.hookspecs import hookimpl\n\n@hookimpl\n'
-                         'def fw_plugin_info():\n    return {"name": "good", "requires": '
-                         '{"torch": ">=2.1", "click": ">=99"}}\n',
-    'fw_good/manifest.json': json.dumps({'name': 'good', 'summary': 'a good plugin', 'components': [
-        {'kind': 'backbone', 'name': 'TinyNet', 'summary': 'tiny', 'import': 'fw_good.m:TinyNet'},
-        {'kind': 'head', 'name': 'TinyHead', 'summary': 'head', 'import': 'fw_good.m:TinyHead'}],
-        'commands': [{'name': 'hello', 'summary': 'say hello', 'import': 'fw_good.cmd:hello'}]}),
+    'def fw_plugin_info():\n    return {"name": "good", "requires": '
+    '{"torch": ">=2.1", "click": ">=99"}}\n',
+    'fw_good/manifest.json': json.dumps(
+        {
+            'name': 'good',
+            'summary': 'a good plugin',
+            'components': [
+                {
+                    'kind': 'backbone',
+                    'name': 'TinyNet',
+                    'summary': 'tiny',
+                    'import': 'fw_good.m:TinyNet',
+                },
+                {
+                    'kind': 'head',
+                    'name': 'TinyHead',
+                    'summary': 'head',
+                    'import': 'fw_good.m:TinyHead',
+                },
+            ],
+            'commands': [{'name': 'hello', 'summary': 'say hello', 'import': 'fw_good.cmd:hello'}],
+        }
+    ),
     'fw_good/cmd.py': 'import click\n\n@click.command()\ndef hello():\n    click.echo("hello")\n',
     'fw_good/configs/small.py': '# A small config.\n# More words.\nmodel = dict(type="good.TinyNet")\n',
-    'fw_good/m.py': ('class TinyNet:\n    """A tiny net.\n\n    Args: ``width`` (channels).\n    """\n\n'
-                     '    def __init__(self, width: int = 8):\n        self.width = width\n'),
+    'fw_good/m.py': (
+        'class TinyNet:\n    """A tiny net.\n\n    Args: ``width`` (channels).\n    """\n\n'
+        '    def __init__(self, width: int = 8):\n        self.width = width\n'
+    ),
 }
 
 
@@ -89,18 +112,21 @@ def test_configs_and_plugin_commands(fw):
     assert fw('configs', 'good', '--path').stdout.split()[1].endswith('fw_good/configs/small.py')
     assert fw('good', 'hello').stdout.strip() == 'hello'
     out = fw('configs', 'god')
-    assert out.returncode == 2 and "close: good" in out.stderr
+    assert out.returncode == 2 and 'close: good' in out.stderr
 
 
 def test_listing_imports_no_heavy_package(fw):
-    code = ('import sys\nfrom framework.cli import main\n'
-            'for args in (["list"], ["plugins"], ["configs", "good"], ["--help"]):\n'
-            '    try:\n        main(args)\n    except SystemExit:\n        pass\n'
-            'heavy = [m for m in ("torch", "mmengine", "mmdet", "mmseg", "mmcv", "transformers",'
-            ' "diffusers", "numpy") if m in sys.modules]\n'
-            'print("HEAVY", heavy)\n')
-    out = subprocess.run([sys.executable, '-c', code], env=fw.env(), capture_output=True,
-                         text=True, cwd=fw.cwd)
+    code = (
+        'import sys\nfrom framework.cli import main\n'
+        'for args in (["list"], ["plugins"], ["configs", "good"], ["--help"]):\n'
+        '    try:\n        main(args)\n    except SystemExit:\n        pass\n'
+        'heavy = [m for m in ("torch", "mmengine", "mmdet", "mmseg", "mmcv", "transformers",'
+        ' "diffusers", "numpy") if m in sys.modules]\n'
+        'print("HEAVY", heavy)\n'
+    )
+    out = subprocess.run(
+        [sys.executable, '-c', code], env=fw.env(), capture_output=True, text=True, cwd=fw.cwd
+    )
     assert 'HEAVY []' in out.stdout, out.stdout + out.stderr
 
 
@@ -140,8 +166,12 @@ def test_show_prints_signature_and_docstring(fw):
 
 
 def test_new_plugin_refuses_an_installed_name(fw, tmp_path):
-    one_line_error(fw('new-plugin', 'good', '--dir', str(tmp_path)), "'good' is installed",
-                   'fw-good', 'another name')
+    one_line_error(
+        fw('new-plugin', 'good', '--dir', str(tmp_path)),
+        "'good' is installed",
+        'fw-good',
+        'another name',
+    )
     assert not (tmp_path / 'fw-good').exists()
 
 

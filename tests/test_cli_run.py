@@ -2,6 +2,7 @@
 config inheriting a shipped one by name, a quiet terminal with progress and a summary table,
 `fw test` on the validation split with pure JSON, strict checkpoint keys, one line per bad input,
 the work-dir lock, SIGTERM, and `fw report`'s PNG. Uses the amcl plugin (8x8 digits, 1 epoch)."""
+
 from __future__ import annotations
 
 import json
@@ -15,12 +16,12 @@ import pytest
 
 pytest.importorskip('fw_amcl')
 
-USER_CONFIG = '''# My variant: AMCL-SimCLR on the digits, evaluated by kNN only.
+USER_CONFIG = """# My variant: AMCL-SimCLR on the digits, evaluated by kNN only.
 _base_ = 'amcl::amcl_simclr_digits'
 val_evaluator = [dict(type='amcl.WeightedKNN', k=20, t=0.1)]
 train_cfg = dict(max_epochs=2, val_interval=1)
 default_hooks = dict(logger=dict(interval=2))
-'''
+"""
 
 
 def run(capfd, *args: str) -> tuple[int, str, str]:
@@ -57,9 +58,22 @@ def trained(tmp_path_factory):
     config = root / 'my_simclr.py'
     config.write_text(USER_CONFIG)
     work = root / 'work'
-    out = subprocess.run([sys.executable, '-m', 'framework.cli', 'train', 'amcl', str(config),
-                          '--work-dir', str(work)], capture_output=True, text=True,
-                         env=dict(os.environ, OMP_NUM_THREADS='1'), timeout=900)
+    out = subprocess.run(
+        [
+            sys.executable,
+            '-m',
+            'framework.cli',
+            'train',
+            'amcl',
+            str(config),
+            '--work-dir',
+            str(work),
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, OMP_NUM_THREADS='1'),
+        timeout=900,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return config, work, out.stdout, out.stderr
 
@@ -77,8 +91,11 @@ def test_user_config_inherits_a_shipped_config_by_name(trained, tmp_path, capfd)
         alt.write_text(f'_base_ = {ref}\n')
         assert load_config('amcl', str(alt)).optim_wrapper.optimizer.type == 'Adam'
     alt.write_text("_base_ = 'amcl::amcl_simclr_digitz'\n")
-    one_line_error(run(capfd, 'train', 'amcl', alt), "'amcl::amcl_simclr_digitz' names no file",
-                   '`fw configs amcl`')
+    one_line_error(
+        run(capfd, 'train', 'amcl', alt),
+        "'amcl::amcl_simclr_digitz' names no file",
+        '`fw configs amcl`',
+    )
 
 
 def test_quiet_terminal_progress_and_summary(trained):
@@ -132,12 +149,17 @@ def test_every_shipped_config_can_be_tested():
 
 def test_checkpoint_of_another_model_is_an_error(trained, capfd):
     _, work, _, _ = trained
-    line = one_line_error(run(capfd, 'test', 'amcl', 'amcl_barlow_digits', work / 'epoch_2.pth'),
-                          'does not match the model BarlowTwins', 'missing keys',
-                          'unexpected keys', '--no-strict')
+    line = one_line_error(
+        run(capfd, 'test', 'amcl', 'amcl_barlow_digits', work / 'epoch_2.pth'),
+        'does not match the model BarlowTwins',
+        'missing keys',
+        'unexpected keys',
+        '--no-strict',
+    )
     assert 'neck.heads' in line
-    code, _, err = run(capfd, 'test', 'amcl', 'amcl_barlow_digits', work / 'epoch_2.pth',
-                       '--no-strict')
+    code, _, err = run(
+        capfd, 'test', 'amcl', 'amcl_barlow_digits', work / 'epoch_2.pth', '--no-strict'
+    )
     assert code == 0, err[-3000:]
 
 
@@ -162,8 +184,11 @@ def test_work_dir_lock_names_the_holder(tmp_path, capfd):
     from framework.runstate import work_dir_lock
 
     with work_dir_lock(str(tmp_path / 'w'), 'fw train amcl x'):
-        line = one_line_error(run(capfd, 'train', 'amcl', 'amcl_simclr_digits', '--work-dir',
-                                  tmp_path / 'w'), 'is in use by pid', '--work-dir')
+        line = one_line_error(
+            run(capfd, 'train', 'amcl', 'amcl_simclr_digits', '--work-dir', tmp_path / 'w'),
+            'is in use by pid',
+            '--work-dir',
+        )
         assert f'pid {os.getpid()} ' in line and 'fw train amcl x' in line
 
 
@@ -177,8 +202,16 @@ def test_sigterm_stops_cleanly_with_a_resume_hint(tmp_path, capfd):
         os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=stop_after_first_checkpoint, daemon=True).start()
-    code, _, err = run(capfd, 'train', 'amcl', 'amcl_simclr_digits', '--work-dir', work,
-                       '--cfg-options', 'train_cfg.max_epochs=50')
+    code, _, err = run(
+        capfd,
+        'train',
+        'amcl',
+        'amcl_simclr_digits',
+        '--work-dir',
+        work,
+        '--cfg-options',
+        'train_cfg.max_epochs=50',
+    )
     assert code == 143, err[-3000:]
     line = [ln for ln in err.splitlines() if ln.startswith('fw: ')][-1]
     assert 'stopped by SIGTERM' in line and 'last checkpoint: ' in line
@@ -194,6 +227,7 @@ def test_report_plots_every_logged_series(trained, capfd):
     png = Path(summary['png'])
     assert png == work / 'report.png' and png.stat().st_size > 20_000
     import matplotlib.image
+
     height, width = matplotlib.image.imread(png).shape[:2]
     assert width >= 1000 and height >= 700  # 2 columns of panels: loss, lr, val, tau, ...
     assert {'loss', 'lr', 'knn/accuracy', 'tau_pos_mean'} <= set(summary['final'])

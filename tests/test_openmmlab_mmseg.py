@@ -12,7 +12,6 @@ installed but broken. The config ships in a throw-away plugin (``mmseg_e2e``, on
 """
 from __future__ import annotations
 
-import json
 from importlib import metadata
 from pathlib import Path
 

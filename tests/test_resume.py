@@ -4,6 +4,7 @@ AMCL-SimCLR on the 8x8 digits draws random augmentations every step (torch RNG, 
 validates mid-run (kNN + linear probe); a run stopped twice (SIGINT after epoch 1, SIGKILL after
 epoch 3) and resumed each time must end with the weights and metrics of one uninterrupted run: the checkpoints carry the random states and validation does not shift
 them. Before fw stored them, the resumed run's kNN accuracy differed (0.891 vs 0.969)."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,14 @@ import torch
 
 pytest.importorskip('fw_amcl')
 
-OPTS = ['--seed', '0', '--cfg-options', 'train_cfg.max_epochs=4', 'train_cfg.val_interval=2',
-        'default_hooks.logger.interval=2']
+OPTS = [
+    '--seed',
+    '0',
+    '--cfg-options',
+    'train_cfg.max_epochs=4',
+    'train_cfg.val_interval=2',
+    'default_hooks.logger.interval=2',
+]
 
 
 def saved_epoch(work: Path) -> int:
@@ -34,9 +41,14 @@ def saved_epoch(work: Path) -> int:
 
 def stop_after(fw, work: Path, epoch: int, sig: signal.Signals, resume: bool):
     args = ['train', 'amcl', 'amcl_simclr_digits', '--work-dir', str(work), *OPTS]
-    proc = subprocess.Popen([sys.executable, '-m', 'framework.cli', *args,
-                             *(['--resume'] if resume else [])], cwd=fw.cwd, env=fw.env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'framework.cli', *args, *(['--resume'] if resume else [])],
+        cwd=fw.cwd,
+        env=fw.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 600
     while saved_epoch(work) < epoch:
         assert proc.poll() is None, 'the run ended before it could be stopped'
@@ -52,8 +64,12 @@ def weights(path: Path) -> dict:
 
 
 def last_val(work: Path) -> dict:
-    rows = [json.loads(line) for p in sorted(work.glob('*/vis_data/scalars.json'))
-            for line in p.read_text().splitlines() if 'knn/accuracy' in line]
+    rows = [
+        json.loads(line)
+        for p in sorted(work.glob('*/vis_data/scalars.json'))
+        for line in p.read_text().splitlines()
+        if 'knn/accuracy' in line
+    ]
     return rows[-1]
 
 

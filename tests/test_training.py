@@ -1,12 +1,12 @@
 """End to end through `fw`: scaffold -> pip install -> list -> train -> checkpoint, DDP on two CPU
 processes, SIGKILL + --resume reproducing the uninterrupted weights, and one-line user errors."""
+
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import torch
 
@@ -22,17 +22,33 @@ def test_scaffold_own_tests_pass(scaffold_install, fw_scaffold):
     source, target = scaffold_install
     listed = fw_scaffold('list', '--plugin', 'scaffdemo')
     assert 'scaffdemo.ProjectionHead' in listed.stdout
-    out = subprocess.run([sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider',
-                          str(source / 'tests')], env=fw_scaffold.env(), capture_output=True,
-                         text=True, cwd=fw_scaffold.cwd, timeout=1800)
+    out = subprocess.run(
+        [sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', str(source / 'tests')],
+        env=fw_scaffold.env(),
+        capture_output=True,
+        text=True,
+        cwd=fw_scaffold.cwd,
+        timeout=1800,
+    )
     assert out.returncode == 0, out.stdout[-3000:]
     assert '2 passed' in out.stdout
 
 
 def test_ddp_two_processes(fw_scaffold, tmp_path):
     work = tmp_path / 'ddp'
-    out = fw_scaffold('train', 'scaffdemo', 'demo', '--nproc', '2', '--work-dir', str(work),
-                      '--seed', '0', '--cfg-options', 'train_cfg.max_epochs=2')
+    out = fw_scaffold(
+        'train',
+        'scaffdemo',
+        'demo',
+        '--nproc',
+        '2',
+        '--work-dir',
+        str(work),
+        '--seed',
+        '0',
+        '--cfg-options',
+        'train_cfg.max_epochs=2',
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     log = next(work.glob('*/*.log')).read_text()
     assert 'Distributed training: True' in log
@@ -42,9 +58,16 @@ def test_ddp_two_processes(fw_scaffold, tmp_path):
 
 
 def test_sigkill_then_resume_matches_uninterrupted(fw_scaffold, tmp_path):
-    opts = ['--seed', '0', '--cfg-options', 'train_cfg.max_epochs=5',
-            '--cfg-options', 'train_dataloader.dataset.size=6000',
-            '--cfg-options', 'train_cfg.val_interval=100']
+    opts = [
+        '--seed',
+        '0',
+        '--cfg-options',
+        'train_cfg.max_epochs=5',
+        '--cfg-options',
+        'train_dataloader.dataset.size=6000',
+        '--cfg-options',
+        'train_cfg.val_interval=100',
+    ]
     whole, killed = tmp_path / 'whole', tmp_path / 'killed'
     out = fw_scaffold('train', 'scaffdemo', 'demo', '--work-dir', str(whole), *opts)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -86,15 +109,26 @@ def _one_line_error(out, *needles):
 
 def test_user_errors_are_one_line(fw_scaffold, tmp_path):
     base = ['train', 'scaffdemo', 'demo', '--work-dir', str(tmp_path / 'w')]
-    _one_line_error(fw_scaffold(*base, '--cfg-options', 'model.backbone.hiddn=8'),
-                    "unexpected keyword argument 'hiddn'")
-    _one_line_error(fw_scaffold(*base, '--cfg-options', 'model.backbone.type=scaffdemo.MLPBackbon'),
-                    "close: 'scaffdemo.MLPBackbone'")
-    _one_line_error(fw_scaffold(*base, '--cfg-options', 'train_cfgg.max_epochs=1'),
-                    "no key 'train_cfgg'", 'close: train_cfg')
-    _one_line_error(fw_scaffold(*base, '--cfg-options', 'load_from=/nowhere/model.pth'),
-                    '/nowhere/model.pth')
-    _one_line_error(fw_scaffold(*base, '--cfg-options',
-                                'load_from=https://example.com/model.pth'), 'never downloads')
-    _one_line_error(fw_scaffold('train', 'scaffdemo', str(tmp_path / 'missing.py')),
-                    'does not exist')
+    _one_line_error(
+        fw_scaffold(*base, '--cfg-options', 'model.backbone.hiddn=8'),
+        "unexpected keyword argument 'hiddn'",
+    )
+    _one_line_error(
+        fw_scaffold(*base, '--cfg-options', 'model.backbone.type=scaffdemo.MLPBackbon'),
+        "close: 'scaffdemo.MLPBackbone'",
+    )
+    _one_line_error(
+        fw_scaffold(*base, '--cfg-options', 'train_cfgg.max_epochs=1'),
+        "no key 'train_cfgg'",
+        'close: train_cfg',
+    )
+    _one_line_error(
+        fw_scaffold(*base, '--cfg-options', 'load_from=/nowhere/model.pth'), '/nowhere/model.pth'
+    )
+    _one_line_error(
+        fw_scaffold(*base, '--cfg-options', 'load_from=https://example.com/model.pth'),
+        'never downloads',
+    )
+    _one_line_error(
+        fw_scaffold('train', 'scaffdemo', str(tmp_path / 'missing.py')), 'does not exist'
+    )

@@ -9,6 +9,7 @@ progress line, a checkpoint every epoch with the random states, the lock and the
 plain loop is `for x, y in DataLoader: loss.backward(); opt.step()`. Both build the model with the
 same seed through the public registry. Only the public API and the command line are used.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,7 +28,7 @@ from mmengine.model import BaseModel
 from framework import DATASETS, MODELS
 from framework.cli import main as fw_main
 
-CONFIG = '''
+CONFIG = """
 model = dict(type='bench.MLP', dim={dim}, hidden={hidden})
 train_dataloader = dict(batch_size={batch}, num_workers=0, drop_last=True,
                         sampler=dict(type='DefaultSampler', shuffle=True),
@@ -36,7 +37,7 @@ train_dataloader = dict(batch_size={batch}, num_workers=0, drop_last=True,
 train_cfg = dict(by_epoch=True, max_epochs={epochs})
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.05, momentum=0.9))
 param_scheduler = []
-'''
+"""
 
 
 class MLP(BaseModel):
@@ -44,9 +45,13 @@ class MLP(BaseModel):
 
     def __init__(self, dim: int = 64, hidden: int = 512, classes: int = 10):
         super().__init__()
-        self.net = torch.nn.Sequential(torch.nn.Linear(dim, hidden), torch.nn.ReLU(),
-                                       torch.nn.Linear(hidden, hidden), torch.nn.ReLU(),
-                                       torch.nn.Linear(hidden, classes))
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(dim, hidden),
+            torch.nn.ReLU(),
+            torch.nn.Linear(hidden, hidden),
+            torch.nn.ReLU(),
+            torch.nn.Linear(hidden, classes),
+        )
 
     def forward(self, inputs, labels=None, mode='tensor'):
         logits = self.net(inputs)
@@ -74,8 +79,7 @@ def plain_loop(args) -> float:
     torch.manual_seed(0)
     model = MODELS.build(dict(type='bench.MLP', dim=args.dim, hidden=args.hidden))
     data = DATASETS.build(dict(type='bench.Blobs', size=args.size, dim=args.dim))
-    loader = torch.utils.data.DataLoader(data, batch_size=args.batch, shuffle=True,
-                                         drop_last=True)
+    loader = torch.utils.data.DataLoader(data, batch_size=args.batch, shuffle=True, drop_last=True)
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     for _ in range(args.epochs):
         for batch in loader:
@@ -115,16 +119,21 @@ def main() -> None:
         for run in range(args.repeats):
             plain_times.append(plain_loop(args))
             fw_times.append(fw_train(args, Path(tmp), run))
-    result = {'steps': steps, 'fw_s': [round(t, 3) for t in fw_times],
-              'plain_s': [round(t, 3) for t in plain_times],
-              'ratio': round(statistics.median(fw_times) / statistics.median(plain_times), 3)}
+    result = {
+        'steps': steps,
+        'fw_s': [round(t, 3) for t in fw_times],
+        'plain_s': [round(t, 3) for t in plain_times],
+        'ratio': round(statistics.median(fw_times) / statistics.median(plain_times), 3),
+    }
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{steps} steps (MLP {args.dim}-{args.hidden}-{args.hidden}-10, batch {args.batch}, "
-              f"{args.epochs} epochs), median of {args.repeats}: fw train "
-              f"{statistics.median(fw_times):.2f} s, plain loop "
-              f"{statistics.median(plain_times):.2f} s, ratio {result['ratio']:.3f} (goal <= 1.10)")
+        print(
+            f'{steps} steps (MLP {args.dim}-{args.hidden}-{args.hidden}-10, batch {args.batch}, '
+            f'{args.epochs} epochs), median of {args.repeats}: fw train '
+            f'{statistics.median(fw_times):.2f} s, plain loop '
+            f'{statistics.median(plain_times):.2f} s, ratio {result["ratio"]:.3f} (goal <= 1.10)'
+        )
 
 
 if __name__ == '__main__':
