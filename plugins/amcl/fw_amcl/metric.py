@@ -267,11 +267,12 @@ class TemperatureStats(BaseMetric):
 class ReferenceRows(_FeatureMetric):
     """The trained backbone's kNN, few-shot and linear-probe accuracy next to the reference rows (raw
     pixels, a random-init ``encoder``) and the ``expected`` rows of a baseline, as a table in the log and
-    as keys ``<row>/<metric>`` of the result (e.g. ``reference/raw_pixels/knn``).
+    as keys ``<row>/<metric>`` of the result (``reference/model/knn``, ``reference/raw_pixels/knn``,
+    ``reference/<name>_expected/knn``, ...).
 
     Args: ``encoder`` (backbone config of the random-init row, e.g. the model's own), ``seed`` (its init
     seed, 0), ``expected`` (dict: row name -> dict(knn=..., fewshot=..., probe=..., note=...), numbers
-    measured elsewhere, e.g. by ``fw amcl bench``), ``k`` (20), ``t`` (0.1), ``shots`` (5), ``draws``
+    measured elsewhere, e.g. by ``fw amcl bench``; optional ``label`` for the table), ``k`` (20), ``t`` (0.1), ``shots`` (5), ``draws``
     (20), ``probe_epochs`` (100), ``title`` (the table's heading).
     The raw images come from the evaluation batches themselves (``data_batch['inputs']``).
     """
@@ -305,11 +306,12 @@ class ReferenceRows(_FeatureMetric):
             lines.append(f'{names[key]:34s} {row["knn"]:6.3f} {row["fewshot"]:7.3f} {row["probe"]:13.3f}')
         for name, row in self.expected.items():
             note = f'  ({row["note"]})' if row.get('note') else ''
-            lines.append(f'{name + " (expected)":34s} {row["knn"]:6.3f} {row["fewshot"]:7.3f} '
+            label = row.get('label', name) + ' (expected)'
+            lines.append(f'{label:34s} {row["knn"]:6.3f} {row["fewshot"]:7.3f} '
                          f'{row["probe"]:13.3f}{note}')
         print_log(f'frozen backbone features, {int((~is_train).sum())} test images:\n' + '\n'.join(lines),
                   logger='current')
         out = {f'{row}/{m}': float(v) for row, vals in rows.items() for m, v in vals.items()}
-        out.update({f'expected_{name}/{m}': float(v) for name, vals in self.expected.items()
-                    for m, v in vals.items() if m != 'note'})
+        out.update({f'{name}_expected/{m}': float(v) for name, vals in self.expected.items()
+                    for m, v in vals.items() if m not in ('note', 'label')})
         return out

@@ -62,9 +62,10 @@ def crop_flip(x, pad=4, generator=None):
 
 
 def augment(x: torch.Tensor, cfg: dict | None, generator=None) -> torch.Tensor:
-    """Apply the augmentation named by ``cfg['type']`` (None or 'none': unchanged)."""
+    """Apply the augmentation named by ``cfg['kind']`` (translate, crop_flip, simclr; None or 'none':
+    unchanged) with the other keys of ``cfg`` as its parameters."""
     cfg = dict(cfg or {})
-    kind = cfg.pop('type', 'none')
+    kind = cfg.pop('kind', 'none')
     if kind == 'none':
         return x
     if kind == 'translate':

@@ -30,7 +30,7 @@ def test_fixed_head_weights_buffer_not_parameter():
 
 
 def test_fixed_head_narrows_torch_gradient_to_far_coordinates():
-    """The gradient reaching coordinate k is scaled by kappa^-k (spec §4 mechanism)."""
+    """The gradient reaching coordinate k is scaled by kappa^-k."""
     h = torch.randn(5, 8, requires_grad=True)
     FixedReweightHead(8, 2.0)(h).sum().backward()
     assert torch.allclose(h.grad[0], torch.tensor([2.0 ** -k for k in range(8)]))

@@ -1,4 +1,4 @@
-"""Linear-network theory (spec §3, §10 P1-P10): the learned weights must match the closed form.
+"""Linear-network theory (paper Sec. 3): the learned weights must match the closed form.
 
 Every assertion here fails if the training (loss, gradient, GD) or the measurement
 (w_i = ||R e_i|| sigma_i) is wrong. Runtime: about 1 minute on one core.

@@ -8,7 +8,7 @@ val_dataloader = dict(dataset=dict(type='projhead.ProbeSplits', dataset=dataset,
                                     score='test'))
 test_dataloader = val_dataloader
 model = dict(head=None, loss=dict(type='projhead.SupConLoss', temperature=0.5),
-             augment=dict(type='simclr'))
+             augment=dict(kind='simclr'))
 optim_wrapper = dict(type='OptimWrapper',
                      optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-6))
 param_scheduler = [dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=10,

@@ -8,7 +8,7 @@ val_dataloader = dict(dataset=dict(type='projhead.ProbeSplits', dataset=dataset,
                                     score='test'))
 test_dataloader = val_dataloader
 model = dict(head=dict(type='projhead.FixedReweightHead', dim=512, kappa=1.2), num_classes=20,
-             augment=dict(type='crop_flip', pad=4))
+             augment=dict(kind='crop_flip', pad=4))
 optim_wrapper = dict(type='OptimWrapper',
                      optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=5e-4))
 param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True, T_max=200, eta_min=0.0,

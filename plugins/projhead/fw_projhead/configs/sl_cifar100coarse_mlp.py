@@ -7,7 +7,7 @@ train_dataloader = dict(batch_size=128, dataset=dict(dataset, split='pretrain'))
 val_dataloader = dict(dataset=dict(type='projhead.ProbeSplits', dataset=dataset, fit='train',
                                     score='test'))
 test_dataloader = val_dataloader
-model = dict(head={{_base_.mlp_head}}, num_classes=20, augment=dict(type='crop_flip', pad=4))
+model = dict(head={{_base_.mlp_head}}, num_classes=20, augment=dict(kind='crop_flip', pad=4))
 optim_wrapper = dict(type='OptimWrapper',
                      optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=5e-4))
 param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True, T_max=200, eta_min=0.0,

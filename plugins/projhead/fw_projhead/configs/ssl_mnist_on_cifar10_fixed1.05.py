@@ -10,7 +10,7 @@ val_dataloader = dict(dataset=dict(type='projhead.ProbeSplits', dataset=dataset,
                                     score='test'))
 test_dataloader = val_dataloader
 model = dict(head=dict(type='projhead.FixedReweightHead', dim=512, kappa=1.05),
-             loss=dict(type='projhead.NTXentLoss', temperature=0.5), augment=dict(type='simclr'),
+             loss=dict(type='projhead.NTXentLoss', temperature=0.5), augment=dict(kind='simclr'),
              p_drop=0.75)
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-3, weight_decay=1e-6))
 param_scheduler = [dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=10,

@@ -34,4 +34,4 @@ backbone = dict(type='projhead.ColourDigitConvNet', in_channels=3, widths=(16, 3
 mlp_head = dict(type='projhead.MLPHead', in_dim=64, hidden_dim=64, out_dim=32, n_layers=2)
 fixed_head = dict(type='projhead.FixedReweightHead', dim=64, kappa=1.1)
 model = dict(type='projhead.EncoderWithHead', backbone=backbone,
-             augment=dict(type='translate', max_shift=2))
+             augment=dict(kind='translate', max_shift=2))
