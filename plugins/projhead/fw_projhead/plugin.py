@@ -10,4 +10,5 @@ PAPER = ('Investigating the Benefits of Projection Head for Representation Learn
 @hookimpl
 def fw_plugin_info():
     return {'name': 'projhead', 'paper': PAPER, 'config_dir': 'configs',
-            'requires': {'torch': '>=2.1', 'mmengine': '>=0.10.7,<1.0', 'numpy': '>=1.22', 'matplotlib': '>=3.5'}}
+            'requires': {'torch': '>=2.1', 'mmengine': '>=0.10.7,<1.0', 'numpy': '>=1.22',
+                         'matplotlib': '>=3.5'}}
