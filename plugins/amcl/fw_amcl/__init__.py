@@ -6,4 +6,5 @@ heads), ``head`` (the adaptive temperature network phi, Eq. 3), ``loss`` (Tables
 (SimCLR / MoCo / Barlow Twins), ``augment`` (augmentation families a-e), ``data``, ``metric`` (kNN, probes,
 temperature statistics), ``commands`` and ``bench`` (``fw amcl bench``).
 """
+
 __version__ = '0.1.0'

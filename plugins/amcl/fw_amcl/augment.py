@@ -4,6 +4,7 @@
 CPU protocol for MNIST-5k and the 8x8 digits (random affine, intensity scaling, pixel dropout, noise).
 Inputs are float images in [0, 1], [B, C, H, W]. Each module's ``normalize`` is what evaluation applies.
 """
+
 from __future__ import annotations
 
 import math
@@ -51,7 +52,9 @@ class AugFamily(nn.Module):
         super().__init__()
         unknown = set(spec) - set('abcde')
         if unknown:
-            raise ValueError(f"unknown augmentation families {sorted(unknown)} in '{spec}'; use letters a-e")
+            raise ValueError(
+                f"unknown augmentation families {sorted(unknown)} in '{spec}'; use letters a-e"
+            )
         self.spec, self.size = spec, size
         self.register_buffer('mean', torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
         self.register_buffer('std', torch.tensor(std).view(1, -1, 1, 1), persistent=False)
@@ -76,12 +79,20 @@ class AugFamily(nn.Module):
         k = max(3, int(0.1 * self.size) // 2 * 2 + 1)
         sigma = _u(n, 0.1, 2.0, x.device).view(n, 1)
         r = torch.arange(k, device=x.device, dtype=x.dtype) - k // 2
-        g = torch.exp(-r.view(1, -1) ** 2 / (2 * sigma ** 2))
-        g = g / g.sum(1, keepdim=True)                                            # [n, k]
-        kern = g.repeat_interleave(c, 0)                                          # [n*c, k]
+        g = torch.exp(-(r.view(1, -1) ** 2) / (2 * sigma**2))
+        g = g / g.sum(1, keepdim=True)  # [n, k]
+        kern = g.repeat_interleave(c, 0)  # [n*c, k]
         y = x.reshape(1, n * c, hgt, wid)
-        y = F.conv2d(F.pad(y, (k // 2, k // 2, 0, 0), mode='reflect'), kern.view(n * c, 1, 1, k), groups=n * c)
-        y = F.conv2d(F.pad(y, (0, 0, k // 2, k // 2), mode='reflect'), kern.view(n * c, 1, k, 1), groups=n * c)
+        y = F.conv2d(
+            F.pad(y, (k // 2, k // 2, 0, 0), mode='reflect'),
+            kern.view(n * c, 1, 1, k),
+            groups=n * c,
+        )
+        y = F.conv2d(
+            F.pad(y, (0, 0, k // 2, k // 2), mode='reflect'),
+            kern.view(n * c, 1, k, 1),
+            groups=n * c,
+        )
         return y.view(n, c, hgt, wid)
 
     @staticmethod
@@ -93,7 +104,9 @@ class AugFamily(nn.Module):
         g = _gray(x)
         x = (g + (x - g) * _u(n, 1 - s, 1 + s, dev).view(n, 1, 1, 1)).clamp(0, 1)
         ang = _u(n, -h, h, dev) * 2 * math.pi
-        to_yiq = x.new_tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+        to_yiq = x.new_tensor(
+            [[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]]
+        )
         yiq = torch.einsum('ij,njhw->nihw', to_yiq, x)
         cos, sin = torch.cos(ang).view(n, 1, 1), torch.sin(ang).view(n, 1, 1)
         i, q = yiq[:, 1], yiq[:, 2]
@@ -130,8 +143,15 @@ class DigitAugment(nn.Module):
     ``dropout`` (0.15), ``noise`` (0.1).
     """
 
-    def __init__(self, rotation: float = 15.0, scale: float = 0.1, translate_px: float = 1.0,
-                 intensity=(0.6, 1.4), dropout: float = 0.15, noise: float = 0.1):
+    def __init__(
+        self,
+        rotation: float = 15.0,
+        scale: float = 0.1,
+        translate_px: float = 1.0,
+        intensity=(0.6, 1.4),
+        dropout: float = 0.15,
+        noise: float = 0.1,
+    ):
         super().__init__()
         self.rotation, self.scale, self.translate_px = rotation, scale, translate_px
         self.intensity, self.dropout, self.noise = tuple(intensity), dropout, noise

@@ -3,6 +3,7 @@
 Both return the globally pooled feature [B, D] that every evaluation (kNN, linear probe) reads:
 features are taken after global average pooling and before any projection head.
 """
+
 from __future__ import annotations
 
 import torch
@@ -21,7 +22,9 @@ class BasicBlock(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.shortcut = nn.Sequential()
         if stride != 1 or cin != cout:
-            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
+            )
 
     def forward(self, x):
         out = self.relu(self.bn1(self.conv1(x)))
@@ -39,8 +42,11 @@ class ResNet18CIFAR(nn.Module):
 
     def __init__(self, in_channels: int = 3, widths=(64, 128, 256, 512), blocks=(2, 2, 2, 2)):
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False),
-                                  nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True))
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False),
+            nn.BatchNorm2d(widths[0]),
+            nn.ReLU(inplace=True),
+        )
         layers, cin = [], widths[0]
         for i, (w, n) in enumerate(zip(widths, blocks)):
             for j in range(n):
@@ -71,10 +77,20 @@ class DigitConvNet(nn.Module):
         w1, w2, w3 = widths
 
         def block(cin, cout, stride=1):
-            return [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+            return [
+                nn.Conv2d(cin, cout, 3, stride, 1, bias=False),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(inplace=True),
+            ]
 
-        self.features = nn.Sequential(*block(in_channels, w1, stem_stride), *block(w1, w2), nn.MaxPool2d(2),
-                                      *block(w2, w3), nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
+        self.features = nn.Sequential(
+            *block(in_channels, w1, stem_stride),
+            *block(w1, w2),
+            nn.MaxPool2d(2),
+            *block(w2, w3),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(1),
+        )
         self.out_dim = w3
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

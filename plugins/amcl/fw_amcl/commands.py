@@ -1,4 +1,5 @@
 """``fw amcl bench``: each base method with and without AMCL, side by side (see :mod:`fw_amcl.bench`)."""
+
 import click
 
 
@@ -11,4 +12,5 @@ def bench(args):
     --jobs, --threads, --out FILE, --no-references, --json; `fw amcl bench --help` lists them.
     """
     from fw_amcl.bench import main
+
     main(list(args))

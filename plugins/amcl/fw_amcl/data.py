@@ -6,6 +6,7 @@ Augmentation happens in the model (batched), so the datasets only hold images. `
 probe's training set, the test part is scored. MNIST-5k and the digits have no official split: a fixed
 stratified 70/30 split with seed 0 is used everywhere (pretraining sees the train part only).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,7 +23,7 @@ def stratified_split(labels: np.ndarray, test_fraction: float = 0.3, seed: int =
     for c in np.unique(labels):
         idx = np.flatnonzero(labels == c)
         rng.shuffle(idx)
-        is_train[idx[:int(round(test_fraction * len(idx)))]] = False
+        is_train[idx[: int(round(test_fraction * len(idx)))]] = False
     return is_train
 
 
@@ -30,8 +31,14 @@ class ArrayImageDataset(Dataset):
     """Images [N, C, H, W] (stored as given, returned as float / ``scale``) with labels and a train/test
     mask, sliced by ``split``."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, is_train: np.ndarray, split: str = 'train',
-                 scale: float = 1.0):
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        is_train: np.ndarray,
+        split: str = 'train',
+        scale: float = 1.0,
+    ):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got '{split}'")
         keep = {'train': is_train, 'test': ~is_train, 'all': np.ones_like(is_train)}[split]
@@ -46,8 +53,10 @@ class ArrayImageDataset(Dataset):
         return len(self.labels)
 
     def __getitem__(self, i: int) -> dict:
-        return dict(inputs=self.images[i].float() / self.scale,
-                    data_samples=dict(label=self.labels[i], is_train=self.is_train[i], index=i))
+        return dict(
+            inputs=self.images[i].float() / self.scale,
+            data_samples=dict(label=self.labels[i], is_train=self.is_train[i], index=i),
+        )
 
 
 class MlxtendMNIST(ArrayImageDataset):
@@ -58,9 +67,15 @@ class MlxtendMNIST(ArrayImageDataset):
 
     def __init__(self, split: str = 'train', test_fraction: float = 0.3, split_seed: int = 0):
         from framework import load_mnist5k
+
         images, labels = load_mnist5k()
-        super().__init__(images[:, None], labels, stratified_split(labels, test_fraction, split_seed), split,
-                         scale=255.0)
+        super().__init__(
+            images[:, None],
+            labels,
+            stratified_split(labels, test_fraction, split_seed),
+            split,
+            scale=255.0,
+        )
 
 
 class SklearnDigits(ArrayImageDataset):
@@ -71,9 +86,15 @@ class SklearnDigits(ArrayImageDataset):
 
     def __init__(self, split: str = 'train', test_fraction: float = 0.3, split_seed: int = 0):
         from framework import load_sklearn_digits
+
         images, labels = load_sklearn_digits()
-        super().__init__(images[:, None].astype(np.float32), labels,
-                         stratified_split(labels, test_fraction, split_seed), split, scale=16.0)
+        super().__init__(
+            images[:, None].astype(np.float32),
+            labels,
+            stratified_split(labels, test_fraction, split_seed),
+            split,
+            scale=16.0,
+        )
 
 
 class _CIFAR(ArrayImageDataset):
@@ -81,7 +102,12 @@ class _CIFAR(ArrayImageDataset):
 
     def __init__(self, data_root: str = 'data/cifar', split: str = 'train'):
         from framework import load_cifar
-        parts = {'train': [True], 'test': [False], 'all': [True, False]}[split] if split in SPLITS else None
+
+        parts = (
+            {'train': [True], 'test': [False], 'all': [True, False]}[split]
+            if split in SPLITS
+            else None
+        )
         if parts is None:
             raise ValueError(f"split must be one of {SPLITS}, got '{split}'")
         loaded = [load_cifar(data_root, self.name, train=t) for t in parts]
@@ -97,6 +123,7 @@ class CIFAR10(_CIFAR):
 
     Args: ``data_root`` (the folder holding ``cifar-10-batches-py/``), ``split`` (train / test / all).
     """
+
     name = 'cifar10'
 
 
@@ -105,4 +132,5 @@ class CIFAR100(_CIFAR):
 
     Args: ``data_root`` (the folder holding ``cifar-100-python/``), ``split`` (train / test / all).
     """
+
     name = 'cifar100'

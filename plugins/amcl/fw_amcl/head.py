@@ -4,6 +4,7 @@ tau(a, b) = tau_min + (tau_max - tau_min) * sigmoid(-<phi(a), phi(b)>): symmetri
 score gives a lower temperature. One phi is shared by all heads, positives and negatives; it is owned by the
 loss module, which is a submodule of the model, so phi is optimised.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,9 +39,13 @@ class _PairTemperature(nn.Module):
     def __init__(self, dim: int, hidden: int = 128, tau_min: float = 1e-5, tau_max: float = 2.0):
         super().__init__()
         if not 0 < tau_min < tau_max:
-            raise ValueError(f'need 0 < tau_min < tau_max, got tau_min={tau_min}, tau_max={tau_max}')
+            raise ValueError(
+                f'need 0 < tau_min < tau_max, got tau_min={tau_min}, tau_max={tau_max}'
+            )
         self.dim, self.tau_min, self.tau_max = dim, float(tau_min), float(tau_max)
-        self.phi = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, dim))
+        self.phi = nn.Sequential(
+            nn.Linear(dim, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, dim)
+        )
 
     def score_to_tau(self, score: torch.Tensor) -> torch.Tensor:
         """sigma(r) = iota / (1 + e^r) + eta with iota = tau_max - tau_min, eta = tau_min."""
@@ -79,7 +84,9 @@ class BatchVectorTemperatureHead(_PairTemperature):
     Args: ``batch_size`` (N), ``hidden`` (phi's width, 128), ``tau_min`` (1e-5), ``tau_max`` (2.0).
     """
 
-    def __init__(self, batch_size: int, hidden: int = 128, tau_min: float = 1e-5, tau_max: float = 2.0):
+    def __init__(
+        self, batch_size: int, hidden: int = 128, tau_min: float = 1e-5, tau_max: float = 2.0
+    ):
         super().__init__(batch_size, hidden, tau_min, tau_max)
         self.batch_size = batch_size
 
@@ -88,7 +95,8 @@ class BatchVectorTemperatureHead(_PairTemperature):
             raise ValueError(
                 f'AMCL Barlow Twins: the temperature network was built for batch size {self.batch_size} '
                 f'but got a batch of {x.shape[-1]}; use drop_last=True and the same batch size everywhere '
-                f'(per rank under DDP).')
+                f'(per rank under DDP).'
+            )
         return super().embed(x)
 
 
@@ -102,5 +110,9 @@ class TemperatureSummary:
         t = tau.detach().float().flatten()
         at_min = (t <= 1.01 * self.tau_min).float().mean()
         at_max = (t >= 0.99 * self.tau_max).float().mean()
-        return {f'{prefix}_mean': t.mean(), f'{prefix}_median': t.median(),
-                f'{prefix}_at_min': at_min, f'{prefix}_at_max': at_max}
+        return {
+            f'{prefix}_mean': t.mean(),
+            f'{prefix}_median': t.median(),
+            f'{prefix}_at_min': at_min,
+            f'{prefix}_at_max': at_max,
+        }

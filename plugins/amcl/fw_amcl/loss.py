@@ -5,6 +5,7 @@ and sums over heads (summing, not averaging: averaging would divide the effectiv
 The AMCL losses own the temperature network phi and run entirely in fp32, including the top-k on the
 similarities and 1/tau (1/tau_min = 1e5 overflows fp16).
 """
+
 from __future__ import annotations
 
 import torch
@@ -19,17 +20,21 @@ def _heads(z: torch.Tensor) -> torch.Tensor:
     if z.dim() == 2:
         return z.unsqueeze(1)
     if z.dim() != 3:
-        raise ValueError(f'expected projections of shape [B, C, d\'] or [B, d\'], got {tuple(z.shape)}')
+        raise ValueError(
+            f"expected projections of shape [B, C, d'] or [B, d'], got {tuple(z.shape)}"
+        )
     return z
 
 
 def _fp32(fn):
     """Run a loss forward with autocast off and every half-precision tensor argument cast to fp32."""
+
     def wrapper(self, *args, **kwargs):
         dev = next((a.device.type for a in args if torch.is_tensor(a)), 'cpu')
         args = [upcast(a) if torch.is_tensor(a) and a.is_floating_point() else a for a in args]
         with torch.autocast(device_type=dev, enabled=False):
             return fn(self, *args, **kwargs)
+
     wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
     return wrapper
 
@@ -73,7 +78,9 @@ class NTXentLoss(nn.Module):
         for c in range(z1.shape[1]):
             z = F.normalize(torch.cat([z1[:, c], z2[:, c]]), dim=-1)
             logits = (z @ z.t()) / self.temperature
-            logits = logits.masked_fill(torch.eye(2 * b, dtype=torch.bool, device=z.device), float('-inf'))
+            logits = logits.masked_fill(
+                torch.eye(2 * b, dtype=torch.bool, device=z.device), float('-inf')
+            )
             total = total + F.cross_entropy(logits, target)
         return self.loss_weight * total
 
@@ -90,9 +97,17 @@ class AMCLNTXentLoss(nn.Module):
     (phi's width, 128), ``fixed_tau`` (None), ``loss_weight`` (1.0).
     """
 
-    def __init__(self, dim: int = 128, topk: int = 100, beta: float = 1e-4, tau_min: float = 1e-5,
-                 tau_max: float = 2.0, hidden: int = 128, fixed_tau: float | None = None,
-                 loss_weight: float = 1.0):
+    def __init__(
+        self,
+        dim: int = 128,
+        topk: int = 100,
+        beta: float = 1e-4,
+        tau_min: float = 1e-5,
+        tau_max: float = 2.0,
+        hidden: int = 128,
+        fixed_tau: float | None = None,
+        loss_weight: float = 1.0,
+    ):
         super().__init__()
         self.dim, self.topk, self.beta, self.loss_weight = dim, topk, beta, loss_weight
         self.fixed_tau = fixed_tau
@@ -132,11 +147,16 @@ class AMCLNTXentLoss(nn.Module):
         total, taus_p, taus_n = z1.new_zeros(()), [], []
         for c in range(z1.shape[1]):
             s_pos, tau_pos, s_neg, tau_neg = self.head_terms(z1[:, c], z2[:, c])
-            total = total + amcl_contrastive_terms(s_pos, tau_pos, s_neg, tau_neg, self.beta, self.dim).mean()
+            total = (
+                total
+                + amcl_contrastive_terms(s_pos, tau_pos, s_neg, tau_neg, self.beta, self.dim).mean()
+            )
             taus_p.append(tau_pos)
             taus_n.append(tau_neg)
-        self.last_stats = {**self.summary(torch.cat(taus_p), 'tau_pos'),
-                           **self.summary(torch.cat([t.flatten() for t in taus_n]), 'tau_topk')}
+        self.last_stats = {
+            **self.summary(torch.cat(taus_p), 'tau_pos'),
+            **self.summary(torch.cat([t.flatten() for t in taus_n]), 'tau_topk'),
+        }
         return self.loss_weight * total
 
     @torch.no_grad()
@@ -178,7 +198,10 @@ class MoCoLoss(nn.Module):
 
     def _one(self, q, k, queue):
         q, k = F.normalize(q, dim=-1), F.normalize(k, dim=-1)
-        logits = torch.cat([(q * k).sum(-1, keepdim=True), q @ _queue_keys(queue)], dim=1) / self.temperature
+        logits = (
+            torch.cat([(q * k).sum(-1, keepdim=True), q @ _queue_keys(queue)], dim=1)
+            / self.temperature
+        )
         return F.cross_entropy(logits, torch.zeros(q.shape[0], dtype=torch.long, device=q.device))
 
     @_fp32
@@ -186,7 +209,9 @@ class MoCoLoss(nn.Module):
         pairs = _directions(q1, k2, q2, k1)
         total = q1.new_zeros(())
         for c in range(pairs[0][0].shape[1]):
-            total = total + sum(self._one(q[:, c], k[:, c], queue[c]) for q, k in pairs) / len(pairs)
+            total = total + sum(self._one(q[:, c], k[:, c], queue[c]) for q, k in pairs) / len(
+                pairs
+            )
         return self.loss_weight * total
 
 
@@ -200,9 +225,17 @@ class AMCLMoCoLoss(nn.Module):
     keys are L2-normalised here, so a raw queue gives the same loss as a normalised one.
     """
 
-    def __init__(self, dim: int = 128, topk: int = 100, beta: float = 1e-4, tau_min: float = 1e-5,
-                 tau_max: float = 2.0, hidden: int = 128, fixed_tau: float | None = None,
-                 loss_weight: float = 1.0):
+    def __init__(
+        self,
+        dim: int = 128,
+        topk: int = 100,
+        beta: float = 1e-4,
+        tau_min: float = 1e-5,
+        tau_max: float = 2.0,
+        hidden: int = 128,
+        fixed_tau: float | None = None,
+        loss_weight: float = 1.0,
+    ):
         super().__init__()
         self.dim, self.topk, self.beta, self.loss_weight = dim, topk, beta, loss_weight
         self.fixed_tau = fixed_tau
@@ -214,9 +247,9 @@ class AMCLMoCoLoss(nn.Module):
         """One head, one direction: (s_pos [B], tau_pos [B], s_neg [B, k], tau_neg [B, k])."""
         q, k = F.normalize(q, dim=-1), F.normalize(k, dim=-1)
         queue = _queue_keys(queue)
-        keys = queue.t()                                   # [K, d']
+        keys = queue.t()  # [K, d']
         s_pos = (q * k).sum(-1)
-        sim = q @ queue                                    # [B, K]
+        sim = q @ queue  # [B, K]
         top = sim.detach().topk(min(self.topk, keys.shape[0]), dim=1).indices
         if self.fixed_tau is not None:
             tau_pos = torch.full_like(s_pos, float(self.fixed_tau))
@@ -236,19 +269,25 @@ class AMCLMoCoLoss(nn.Module):
             for q, k in pairs:
                 s_pos, tau_pos, s_neg, tau_neg = self.head_terms(q[:, c], k[:, c], queue[c])
                 total = total + amcl_contrastive_terms(
-                    s_pos, tau_pos, s_neg, tau_neg, self.beta, self.dim).mean() / len(pairs)
+                    s_pos, tau_pos, s_neg, tau_neg, self.beta, self.dim
+                ).mean() / len(pairs)
                 taus_p.append(tau_pos)
                 taus_n.append(tau_neg.flatten())
-        self.last_stats = {**self.summary(torch.cat(taus_p), 'tau_pos'),
-                           **self.summary(torch.cat(taus_n), 'tau_topk')}
+        self.last_stats = {
+            **self.summary(torch.cat(taus_p), 'tau_pos'),
+            **self.summary(torch.cat(taus_n), 'tau_topk'),
+        }
         return self.loss_weight * total
 
     @torch.no_grad()
     def temperatures(self, q1, k2, queue, q2=None, k1=None):
         """tau+ and top-k tau- for logging, without computing the loss."""
         pairs = _directions(*(None if t is None else upcast(t) for t in (q1, k2, q2, k1)))
-        terms = [self.head_terms(q[:, c], k[:, c], upcast(queue[c]))
-                 for c in range(pairs[0][0].shape[1]) for q, k in pairs]
+        terms = [
+            self.head_terms(q[:, c], k[:, c], upcast(queue[c]))
+            for c in range(pairs[0][0].shape[1])
+            for q, k in pairs
+        ]
         return torch.cat([t[1] for t in terms]), torch.cat([t[3].flatten() for t in terms])
 
 
@@ -301,9 +340,18 @@ class AMCLBarlowTwinsLoss(nn.Module):
     ``tau_max``, ``hidden`` (phi's width), ``fixed_tau`` (None), ``loss_weight`` (1.0).
     """
 
-    def __init__(self, dim: int = 2048, batch_size: int = 512, lambd: float = 5e-3, beta: float = 1e-6,
-                 tau_min: float = 1e-5, tau_max: float = 2.0, hidden: int = 128,
-                 fixed_tau: float | None = None, loss_weight: float = 1.0):
+    def __init__(
+        self,
+        dim: int = 2048,
+        batch_size: int = 512,
+        lambd: float = 5e-3,
+        beta: float = 1e-6,
+        tau_min: float = 1e-5,
+        tau_max: float = 2.0,
+        hidden: int = 128,
+        fixed_tau: float | None = None,
+        loss_weight: float = 1.0,
+    ):
         super().__init__()
         self.dim, self.lambd, self.beta, self.loss_weight = dim, lambd, beta, loss_weight
         self.fixed_tau = fixed_tau
@@ -330,14 +378,18 @@ class AMCLBarlowTwinsLoss(nn.Module):
         for c in range(z1.shape[1]):
             cc, tau = self.head_terms(z1[:, c], z2[:, c])
             tau_pos, tau_neg, c_off = tau.diagonal(), tau[off_mask], cc[off_mask]
-            total = total + ((1 - cc.diagonal() / tau_pos).pow(2).sum()
-                             + self.lambd * (c_off.pow(2) / tau_neg).sum()
-                             + self.beta * omega(tau_pos, self.dim).sum()
-                             - self.beta * omega(tau_neg, self.dim).sum())
+            total = total + (
+                (1 - cc.diagonal() / tau_pos).pow(2).sum()
+                + self.lambd * (c_off.pow(2) / tau_neg).sum()
+                + self.beta * omega(tau_pos, self.dim).sum()
+                - self.beta * omega(tau_neg, self.dim).sum()
+            )
             taus_p.append(tau_pos)
             taus_n.append(tau_neg)
-        self.last_stats = {**self.summary(torch.cat(taus_p), 'tau_pos'),
-                           **self.summary(torch.cat(taus_n), 'tau_neg')}
+        self.last_stats = {
+            **self.summary(torch.cat(taus_p), 'tau_pos'),
+            **self.summary(torch.cat(taus_n), 'tau_neg'),
+        }
         return self.loss_weight * total
 
     @torch.no_grad()

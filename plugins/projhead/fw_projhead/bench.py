@@ -5,6 +5,7 @@ thread each); the final validation metrics are read back from the run's ``scalar
 the README's table: mean ± std over seeds of the probe accuracy and worst-group accuracy on h (pre) and
 z (post), and the trained classifier for CE.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,7 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-CONFIGS = tuple(f'{m}_mnist5k_shift_{h}' for m in ('supcon', 'ce') for h in ('none', 'mlp', 'fixed'))
+CONFIGS = tuple(
+    f'{m}_mnist5k_shift_{h}' for m in ('supcon', 'ce') for h in ('none', 'mlp', 'fixed')
+)
 
 
 def final_metrics(work_dir) -> dict:
@@ -35,15 +38,27 @@ def final_metrics(work_dir) -> dict:
 
 def run_one(config: str, seed: int, out_dir: str, options=()) -> dict:
     work_dir = os.path.join(out_dir, config, f'seed{seed}')
-    cmd = [sys.executable, '-m', 'framework.cli', 'train', 'projhead', config, '--seed', str(seed),
-           '--work-dir', work_dir, *[a for o in options for a in ('--cfg-options', o)]]
+    cmd = [
+        sys.executable,
+        '-m',
+        'framework.cli',
+        'train',
+        'projhead',
+        config,
+        '--seed',
+        str(seed),
+        '--work-dir',
+        work_dir,
+        *[a for o in options for a in ('--cfg-options', o)],
+    ]
     env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
     t = time.time()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode:
         raise RuntimeError(f'{" ".join(cmd)} failed:\n{proc.stderr[-2000:]}')
-    return dict(config=config, seed=seed, wall_s=round(time.time() - t, 1),
-                metrics=final_metrics(work_dir))
+    return dict(
+        config=config, seed=seed, wall_s=round(time.time() - t, 1), metrics=final_metrics(work_dir)
+    )
 
 
 def _ms(values) -> str:
@@ -51,18 +66,23 @@ def _ms(values) -> str:
 
 
 def table(results, frac: str = '1') -> str:
-    rows = ['| training | head | n | pre (h) acc | post (z) acc | pre worst-group | post worst-group '
-            '| trained classifier |', '|---|---|---|---|---|---|---|---|']
+    rows = [
+        '| training | head | n | pre (h) acc | post (z) acc | pre worst-group | post worst-group '
+        '| trained classifier |',
+        '|---|---|---|---|---|---|---|---|',
+    ]
     for config in dict.fromkeys(r['config'] for r in results):
         rs = [r['metrics'] for r in results if r['config'] == config]
         method, head = config.split('_mnist5k_shift_')
-        same = head == 'none'      # no head: z = h
+        same = head == 'none'  # no head: z = h
         cell = lambda rep, m: _ms([r[f'{rep}/frac{frac}/wd0.0001/{m}'] for r in rs])  # noqa: E731
         clf = _ms([r['classifier/acc'] for r in rs if 'classifier/acc' in r])
-        rows.append(f"| {'SupCon' if method == 'supcon' else 'CE'} | {head} | {len(rs)} | "
-                    f"{cell('pre', 'acc')} | {'= pre' if same else cell('post', 'acc')} | "
-                    f"{cell('pre', 'worst_group_acc')} | "
-                    f"{'= pre' if same else cell('post', 'worst_group_acc')} | {clf} |")
+        rows.append(
+            f'| {"SupCon" if method == "supcon" else "CE"} | {head} | {len(rs)} | '
+            f'{cell("pre", "acc")} | {"= pre" if same else cell("post", "acc")} | '
+            f'{cell("pre", "worst_group_acc")} | '
+            f'{"= pre" if same else cell("post", "worst_group_acc")} | {clf} |'
+        )
     return '\n'.join(rows)
 
 
@@ -72,8 +92,13 @@ def main(argv=None, prog='fw projhead bench'):
     ap.add_argument('--seeds', default='0,1,2')
     ap.add_argument('--jobs', type=int, default=1, help='runs in parallel')
     ap.add_argument('--out', default='work_dirs/projhead/bench', help='work dirs of the runs')
-    ap.add_argument('--cfg-options', dest='options', action='append', default=[],
-                    help='KEY=VALUE passed to every run (repeatable)')
+    ap.add_argument(
+        '--cfg-options',
+        dest='options',
+        action='append',
+        default=[],
+        help='KEY=VALUE passed to every run (repeatable)',
+    )
     ap.add_argument('--json', action='store_true', help='print the per-run metrics as JSON')
     a = ap.parse_args(argv)
     jobs = [(c, int(s)) for c in a.configs.split(',') for s in a.seeds.split(',')]
@@ -83,11 +108,15 @@ def main(argv=None, prog='fw projhead bench'):
     if a.json:
         print(json.dumps(results, indent=1))
         return results
-    print(f'{len(results)} runs in {time.time() - t:.0f} s (wall per run: '
-          f"{min(r['wall_s'] for r in results):.0f}-{max(r['wall_s'] for r in results):.0f} s); "
-          f'overrides {a.options}')
+    print(
+        f'{len(results)} runs in {time.time() - t:.0f} s (wall per run: '
+        f'{min(r["wall_s"] for r in results):.0f}-{max(r["wall_s"] for r in results):.0f} s); '
+        f'overrides {a.options}'
+    )
     for frac in ('1', '0.1'):
-        print(f'\nprobe fitted on the probe split with {float(frac):.0%} of its labels, scored on the '
-              f'decorrelated test split (mean ± std over seeds):\n')
+        print(
+            f'\nprobe fitted on the probe split with {float(frac):.0%} of its labels, scored on the '
+            f'decorrelated test split (mean ± std over seeds):\n'
+        )
         print(table(results, frac))
     return results

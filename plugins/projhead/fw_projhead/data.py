@@ -24,6 +24,7 @@ Real-scale data, read from torchvision's on-disk formats (nothing downloads): ``
 from the pickles' ``coarse_labels``, probe labels = the 100 fine ones) and ``MNISTOnCIFAR10`` (CIFAR-10
 with an MNIST digit, ``MNIST/raw/*-ubyte``, blended in; DropDigit removes it from one view).
 """
+
 from __future__ import annotations
 
 import functools
@@ -38,10 +39,21 @@ from torch.utils.data import Dataset
 
 from .theory import PHI, SIGMA, LinearSetting, sign_task
 
-PALETTE = np.array([
-    [0.90, 0.10, 0.10], [0.10, 0.70, 0.10], [0.10, 0.25, 0.95], [0.95, 0.85, 0.10],
-    [0.85, 0.10, 0.85], [0.10, 0.85, 0.85], [0.95, 0.55, 0.10], [0.50, 0.20, 0.05],
-    [0.55, 0.55, 0.55], [0.45, 0.10, 0.60]], dtype=np.float32)
+PALETTE = np.array(
+    [
+        [0.90, 0.10, 0.10],
+        [0.10, 0.70, 0.10],
+        [0.10, 0.25, 0.95],
+        [0.95, 0.85, 0.10],
+        [0.85, 0.10, 0.85],
+        [0.10, 0.85, 0.85],
+        [0.95, 0.55, 0.10],
+        [0.50, 0.20, 0.05],
+        [0.55, 0.55, 0.55],
+        [0.45, 0.10, 0.60],
+    ],
+    dtype=np.float32,
+)
 SPLITS = ('pretrain', 'probe', 'test')
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 _TRAIN_SPLITS = ('pretrain', 'probe', 'train')
@@ -50,6 +62,7 @@ _TRAIN_SPLITS = ('pretrain', 'probe', 'train')
 @functools.lru_cache(maxsize=1)
 def _mnist5k():
     from framework import load_mnist5k
+
     return load_mnist5k()
 
 
@@ -62,6 +75,7 @@ def spurious_colours(labels: np.ndarray, rho: float, rng: np.random.Generator) -
 
 class _ImageSet(Dataset):
     """Images (uint8 or float) with ``labels`` and optional ``probe_labels`` / ``groups``."""
+
     probe_labels = groups = None
 
     @property
@@ -77,9 +91,12 @@ class _ImageSet(Dataset):
 
     def __getitem__(self, i):
         label = self.labels[i]
-        sample = dict(label=label, index=i,
-                      probe_label=label if self.probe_labels is None else self.probe_labels[i],
-                      group=label if self.groups is None else self.groups[i])
+        sample = dict(
+            label=label,
+            index=i,
+            probe_label=label if self.probe_labels is None else self.probe_labels[i],
+            group=label if self.groups is None else self.groups[i],
+        )
         return dict(inputs=self.image(i), data_samples=sample)
 
 
@@ -91,10 +108,20 @@ class SpuriousBackgroundMNIST5k(_ImageSet):
     ``images`` and ``labels`` (other 28x28 uint8 digits instead of MNIST-5k, e.g. for tests).
     """
 
-    def __init__(self, split: str = 'pretrain', rho_train: float = 0.9, rho_test: float = 0.1,
-                 n_pretrain: int = 3000, n_probe: int = 1000, n_test: int = 1000,
-                 data_seed: int = 0, noise: float = 0.05, downsample: int = 1, images=None,
-                 labels=None):
+    def __init__(
+        self,
+        split: str = 'pretrain',
+        rho_train: float = 0.9,
+        rho_test: float = 0.1,
+        n_pretrain: int = 3000,
+        n_probe: int = 1000,
+        n_test: int = 1000,
+        data_seed: int = 0,
+        noise: float = 0.05,
+        downsample: int = 1,
+        images=None,
+        labels=None,
+    ):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got '{split}'")
         if images is None:
@@ -106,7 +133,7 @@ class SpuriousBackgroundMNIST5k(_ImageSet):
         order = rng.permutation(len(labels))
         bounds = np.cumsum([0, n_pretrain, n_probe, n_test])
         k = SPLITS.index(split)
-        idx = order[bounds[k]:bounds[k + 1]]
+        idx = order[bounds[k] : bounds[k + 1]]
         # an independent stream per split, so that e.g. n_test does not change the pretrain set
         rng = np.random.default_rng([data_seed, k])
         y = labels[idx]
@@ -116,7 +143,7 @@ class SpuriousBackgroundMNIST5k(_ImageSet):
         bg = PALETTE[c][:, :, None, None] * bright
         bg = bg + noise * rng.standard_normal((len(idx), 3) + m.shape[2:]).astype(np.float32)
         x = torch.from_numpy(((1.0 - m) * bg + m).astype(np.float32))
-        if downsample > 1:          # area-average to 28/downsample pixels (cheaper CPU runs)
+        if downsample > 1:  # area-average to 28/downsample pixels (cheaper CPU runs)
             x = F.avg_pool2d(x, downsample)
         self.images = x.contiguous()
         self.labels = torch.from_numpy(y)
@@ -134,6 +161,7 @@ class ProbeSplits(Dataset):
 
     def __init__(self, dataset: dict, fit: str = 'probe', score: str = 'test'):
         from framework import DATASETS
+
         self.parts = [DATASETS.build(dict(dataset, split=split)) for split in (fit, score)]
         self.num_classes = self.parts[0].num_classes
         self.metainfo = dict(num_classes=self.num_classes, fit=fit, score=score)
@@ -178,8 +206,16 @@ class SpuriousFeatureSynth(Dataset):
     ``rho`` (0.95), ``sigma``, ``phi``, ``seed`` (0).
     """
 
-    def __init__(self, n: int = 200, core: int = 8, spurious: int = 0, rho: float = 0.95,
-                 sigma=None, phi=None, seed: int = 0):
+    def __init__(
+        self,
+        n: int = 200,
+        core: int = 8,
+        spurious: int = 0,
+        rho: float = 0.95,
+        sigma=None,
+        phi=None,
+        seed: int = 0,
+    ):
         s = _setting(sigma, phi)
         x, y = sign_task(s, n, core, np.random.default_rng(seed), spurious, rho)
         self.x, self.y = torch.from_numpy(x), torch.from_numpy((y > 0).astype(np.int64))
@@ -200,16 +236,18 @@ def random_translate(x: torch.Tensor, max_shift: int, generator=None) -> torch.T
     pad = F.pad(x, (max_shift,) * 4, mode='replicate')
     dx = torch.randint(0, 2 * max_shift + 1, (n,), generator=generator).to(x.device)
     dy = torch.randint(0, 2 * max_shift + 1, (n,), generator=generator).to(x.device)
-    rows = (torch.arange(h, device=x.device)[None, :] + dy[:, None])[:, :, None]   # [n, h, 1]
-    cols = (torch.arange(w, device=x.device)[None, :] + dx[:, None])[:, None, :]   # [n, 1, w]
-    out = pad[torch.arange(n, device=x.device)[:, None, None], :, rows, cols]      # [n, h, w, c]
+    rows = (torch.arange(h, device=x.device)[None, :] + dy[:, None])[:, :, None]  # [n, h, 1]
+    cols = (torch.arange(w, device=x.device)[None, :] + dx[:, None])[:, None, :]  # [n, 1, w]
+    out = pad[torch.arange(n, device=x.device)[:, None, None], :, rows, cols]  # [n, h, w, c]
     return out.permute(0, 3, 1, 2).contiguous()
 
 
 # ----------------------------------------------------------------------------- real-scale data
 
+
 def _missing(msg):
     from framework import FwError
+
     return FwError(msg)
 
 
@@ -227,6 +265,7 @@ class CIFAR10(_ImageSet):
 
     def __init__(self, data_root: str, split: str = 'pretrain', limit: int | None = None):
         from framework import load_cifar
+
         x, y = load_cifar(data_root, 'cifar10', train=_is_train(split))
         self.images = torch.from_numpy(x[:limit]).permute(0, 3, 1, 2).contiguous()
         self.labels = torch.from_numpy(y[:limit])
@@ -237,8 +276,10 @@ def read_cifar100(root, train: bool):
     """(uint8 [N, 32, 32, 3], fine int64 [N], coarse int64 [N]) from ``cifar-100-python/``."""
     path = Path(root) / 'cifar-100-python' / ('train' if train else 'test')
     if not path.is_file():
-        raise _missing(f'CIFAR-100 not found: expected {path} (torchvision layout '
-                       f'cifar-100-python/{{train,test,meta}}); put it there and set data_root')
+        raise _missing(
+            f'CIFAR-100 not found: expected {path} (torchvision layout '
+            f'cifar-100-python/{{train,test,meta}}); put it there and set data_root'
+        )
     with open(path, 'rb') as f:
         d = pickle.load(f, encoding='bytes')
     x = np.asarray(d[b'data'], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
@@ -269,8 +310,10 @@ def read_mnist_raw(root, train: bool):
         if not path.is_file() and (base / (name + '.gz')).is_file():
             path = base / (name + '.gz')
         if not path.is_file():
-            raise _missing(f'MNIST not found: expected {base / name} (torchvision layout '
-                           f'MNIST/raw/*-ubyte); put it there and set mnist_root')
+            raise _missing(
+                f'MNIST not found: expected {base / name} (torchvision layout '
+                f'MNIST/raw/*-ubyte); put it there and set mnist_root'
+            )
         raw = (gzip.open if path.suffix == '.gz' else open)(path, 'rb').read()
         out.append(np.frombuffer(raw, dtype=np.uint8, offset=offset))
     return out[0].reshape(-1, 28, 28), out[1].astype(np.int64)
@@ -286,9 +329,16 @@ class MNISTOnCIFAR10(_ImageSet):
     ``split``, ``s`` (digit opacity, 0.7), ``limit`` (first N).
     """
 
-    def __init__(self, data_root: str, mnist_root: str | None = None, split: str = 'pretrain',
-                 s: float = 0.7, limit: int | None = None):
+    def __init__(
+        self,
+        data_root: str,
+        mnist_root: str | None = None,
+        split: str = 'pretrain',
+        s: float = 0.7,
+        limit: int | None = None,
+    ):
         from framework import load_cifar
+
         train = _is_train(split)
         x, cifar_y = load_cifar(data_root, 'cifar10', train=train)
         digits, digit_y = read_mnist_raw(mnist_root or data_root, train)
@@ -297,7 +347,7 @@ class MNISTOnCIFAR10(_ImageSet):
         d = torch.from_numpy(digits[j].astype(np.float32) / 255.0)[:, None]
         d = F.pad(F.interpolate(d, size=(16, 16), mode='bilinear', align_corners=False), (8,) * 4)
         self.cifar = torch.from_numpy(x[:n]).permute(0, 3, 1, 2).contiguous()  # uint8
-        self.digits = (d.clamp(0, 1) * 255).to(torch.uint8)                      # [n, 1, 32, 32]
+        self.digits = (d.clamp(0, 1) * 255).to(torch.uint8)  # [n, 1, 32, 32]
         self.labels = torch.from_numpy(digit_y[j])
         self.cifar_labels = torch.from_numpy(cifar_y[:n])
         self.s, self.num_classes = float(s), 10

@@ -3,6 +3,7 @@
 Every head maps the pre-projection representation h to the post-projection z. ``forward_layers``
 returns the output of each head layer (after its non-linearity), the last one being z.
 """
+
 from __future__ import annotations
 
 import torch
@@ -16,8 +17,9 @@ class MLPHead(nn.Module):
     norm after each hidden layer, False).
     """
 
-    def __init__(self, in_dim: int, hidden_dim: int, out_dim: int, n_layers: int = 2,
-                 bn: bool = False):
+    def __init__(
+        self, in_dim: int, hidden_dim: int, out_dim: int, n_layers: int = 2, bn: bool = False
+    ):
         super().__init__()
         if n_layers < 1:
             raise ValueError('MLPHead needs n_layers >= 1')
@@ -59,7 +61,7 @@ class FixedReweightHead(nn.Module):
             raise ValueError(f'kappa must be positive, got {kappa}')
         self.dim, self.kappa = int(dim), float(kappa)
         k = torch.arange(self.dim, dtype=torch.float64)
-        self.register_buffer('D', (self.kappa ** -k).to(torch.float32))
+        self.register_buffer('D', (self.kappa**-k).to(torch.float32))
         self.out_dim = self.dim
 
     def forward_layers(self, h: torch.Tensor) -> list[torch.Tensor]:
@@ -67,7 +69,9 @@ class FixedReweightHead(nn.Module):
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         if h.shape[-1] != self.dim:
-            raise ValueError(f'FixedReweightHead(dim={self.dim}) got features of size {h.shape[-1]}')
+            raise ValueError(
+                f'FixedReweightHead(dim={self.dim}) got features of size {h.shape[-1]}'
+            )
         if self.kappa == 1.0:
             return h
         with torch.autocast(device_type=h.device.type, enabled=False):

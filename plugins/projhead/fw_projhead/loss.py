@@ -1,4 +1,5 @@
 """Losses: spectral contrastive (the theory), NT-Xent (SimCLR), supervised contrastive (SupCon)."""
+
 from __future__ import annotations
 
 import torch
@@ -19,7 +20,7 @@ class SpectralContrastiveLoss(nn.Module):
             raise ValueError('SpectralContrastiveLoss needs at least 2 samples')
         pos = (z1 * z2).sum(1)
         all_pairs = ((z1.T @ z1) * (z2.T @ z2)).sum()
-        neg = (all_pairs - (pos ** 2).sum()) / (n * (n - 1))
+        neg = (all_pairs - (pos**2).sum()) / (n * (n - 1))
         return -2.0 * pos.mean() + neg
 
 
@@ -52,6 +53,7 @@ class SupConLoss(nn.Module):
 
     Args: ``temperature`` (tau, 0.5).
     """
+
     uses_labels = True
 
     def __init__(self, temperature: float = 0.5):

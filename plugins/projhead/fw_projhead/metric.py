@@ -1,5 +1,6 @@
 """Evaluation: layer-wise feature weights of the linear theory, the pre/post linear probe on frozen
 features (the paper's protocol: the same linear classifier on h and on z), worst-group accuracy."""
+
 from __future__ import annotations
 
 import torch
@@ -22,12 +23,24 @@ class LayerFeatureWeights:
         for name, w, p in zip(names, measured, predicted):
             for i in range(s.d):
                 pv = None if p is None else float(p[i])
-                rows.append({'layer': name, 'feature': i, 'sigma': float(s.sigma[i]),
-                             't': float(s.t[i]), 'measured': float(w[i]), 'predicted': pv,
-                             'ratio': None if pv is None else float(w[i]) / pv,
-                             'learned': bool(run.post[i] >= 0.01)})
-        return {'rows': rows, 'balancedness_init': run.balancedness[0],
-                'balancedness_end': run.balancedness[-1], 'final_loss': float(run.losses[-1])}
+                rows.append(
+                    {
+                        'layer': name,
+                        'feature': i,
+                        'sigma': float(s.sigma[i]),
+                        't': float(s.t[i]),
+                        'measured': float(w[i]),
+                        'predicted': pv,
+                        'ratio': None if pv is None else float(w[i]) / pv,
+                        'learned': bool(run.post[i] >= 0.01),
+                    }
+                )
+        return {
+            'rows': rows,
+            'balancedness_init': run.balancedness[0],
+            'balancedness_end': run.balancedness[-1],
+            'final_loss': float(run.losses[-1]),
+        }
 
 
 class WorstGroupAccuracy:
@@ -38,8 +51,11 @@ class WorstGroupAccuracy:
         pred, labels, groups = (torch.as_tensor(v).cpu() for v in (pred, labels, groups))
         correct = (pred == labels).float()
         per_group = {int(g): float(correct[groups == g].mean()) for g in torch.unique(groups)}
-        return {'acc': float(correct.mean()), 'worst_group_acc': min(per_group.values()),
-                'per_group': per_group}
+        return {
+            'acc': float(correct.mean()),
+            'worst_group_acc': min(per_group.values()),
+            'per_group': per_group,
+        }
 
 
 def standardise(train: torch.Tensor, *others: torch.Tensor):
@@ -48,9 +64,17 @@ def standardise(train: torch.Tensor, *others: torch.Tensor):
     return [(train - mu) / sd] + [(o - mu) / sd for o in others]
 
 
-def fit_linear_probe(x: torch.Tensor, y: torch.Tensor, num_classes: int, weight_decay: float,
-                     method: str = 'lbfgs', epochs: int = 50, lr: float = 0.1,
-                     batch_size: int = 512, seed: int = 0) -> torch.nn.Linear:
+def fit_linear_probe(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    num_classes: int,
+    weight_decay: float,
+    method: str = 'lbfgs',
+    epochs: int = 50,
+    lr: float = 0.1,
+    batch_size: int = 512,
+    seed: int = 0,
+) -> torch.nn.Linear:
     """Multinomial logistic regression with an L2 penalty on the weights (not the bias).
 
     ``lbfgs``: full batch, to convergence (small data). ``sgd``: the paper's probe (SGD, momentum 0.9,
@@ -63,17 +87,25 @@ def fit_linear_probe(x: torch.Tensor, y: torch.Tensor, num_classes: int, weight_
     x, y = x.float(), y.to(x.device)
     with torch.enable_grad():
         if method == 'lbfgs':
-            opt = torch.optim.LBFGS(probe.parameters(), lr=1.0, max_iter=500,
-                                    tolerance_grad=1e-7, line_search_fn='strong_wolfe')
+            opt = torch.optim.LBFGS(
+                probe.parameters(),
+                lr=1.0,
+                max_iter=500,
+                tolerance_grad=1e-7,
+                line_search_fn='strong_wolfe',
+            )
 
             def closure():
                 opt.zero_grad()
                 loss = F.cross_entropy(probe(x), y) + 0.5 * weight_decay * probe.weight.pow(2).sum()
                 loss.backward()
                 return loss
+
             opt.step(closure)
         elif method == 'sgd':
-            opt = torch.optim.SGD(probe.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
+            opt = torch.optim.SGD(
+                probe.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay
+            )
             steps = epochs * max(1, -(-len(y) // batch_size))
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
             for _ in range(epochs):
@@ -116,13 +148,29 @@ class PrePostLinearProbe(BaseMetric):
     ('pre', 'post'); None = all), and mmengine's ``collect_device`` / ``prefix``.
     """
 
-    def __init__(self, label_fractions=(1.0,), weight_decays=(1e-4,), standardise: bool = True,
-                 method: str = 'lbfgs', epochs: int = 50, lr: float = 0.1, batch_size: int = 512,
-                 num_classes: int | None = None, seed: int = 0, representations=None, **kwargs):
+    def __init__(
+        self,
+        label_fractions=(1.0,),
+        weight_decays=(1e-4,),
+        standardise: bool = True,
+        method: str = 'lbfgs',
+        epochs: int = 50,
+        lr: float = 0.1,
+        batch_size: int = 512,
+        num_classes: int | None = None,
+        seed: int = 0,
+        representations=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.label_fractions, self.weight_decays = tuple(label_fractions), tuple(weight_decays)
         self.standardise, self.method = standardise, method
-        self.epochs, self.lr, self.batch_size, self.num_classes = epochs, lr, batch_size, num_classes
+        self.epochs, self.lr, self.batch_size, self.num_classes = (
+            epochs,
+            lr,
+            batch_size,
+            num_classes,
+        )
         self.seed = seed
         self.representations = None if representations is None else tuple(representations)
 
@@ -131,25 +179,37 @@ class PrePostLinearProbe(BaseMetric):
 
     def compute_metrics(self, results) -> dict:
         if not results or 'fit' not in results[0]:
-            raise ValueError('PrePostLinearProbe needs samples tagged `fit` (use projhead.ProbeSplits '
-                             'as the evaluation data set)')
+            raise ValueError(
+                'PrePostLinearProbe needs samples tagged `fit` (use projhead.ProbeSplits '
+                'as the evaluation data set)'
+            )
         fit = torch.stack([r['fit'] for r in results]).bool()
         y = torch.stack([r['probe_label'] for r in results]).long()
         groups = torch.stack([r['group'] for r in results]).long()
         names = [k for k in results[0] if k in ('pre', 'post') or k.startswith('head')]
         names = [k for k in names if self.representations is None or k in self.representations]
         feats = {k: torch.stack([r[k] for r in results]) for k in names}
-        out = self.probe({k: v[fit] for k, v in feats.items()}, y[fit],
-                         {k: v[~fit] for k, v in feats.items()}, y[~fit], groups[~fit], self.seed)
+        out = self.probe(
+            {k: v[fit] for k, v in feats.items()},
+            y[fit],
+            {k: v[~fit] for k, v in feats.items()},
+            y[~fit],
+            groups[~fit],
+            self.seed,
+        )
         if 'pred' in results[0]:
             pred = torch.stack([r['pred'] for r in results])[~fit]
             labels = torch.stack([r['label'] for r in results])[~fit]
             res = WorstGroupAccuracy()(pred, labels, groups[~fit])
-            out['classifier/acc'], out['classifier/worst_group_acc'] = res['acc'], res['worst_group_acc']
+            out['classifier/acc'], out['classifier/worst_group_acc'] = (
+                res['acc'],
+                res['worst_group_acc'],
+            )
         return out
 
-    def probe(self, train_feats: dict, y_train, test_feats: dict, y_test, groups_test=None,
-              seed: int = 0) -> dict:
+    def probe(
+        self, train_feats: dict, y_train, test_feats: dict, y_test, groups_test=None, seed: int = 0
+    ) -> dict:
         """Fit and score the probe on every representation: {key: accuracy} (flat keys)."""
         nc = self.num_classes or int(max(y_train.max(), y_test.max())) + 1
         wga = WorstGroupAccuracy()
@@ -162,11 +222,23 @@ class PrePostLinearProbe(BaseMetric):
                 if self.standardise:
                     xtr, xte = standardise(xtr, xte)
                 for wd in self.weight_decays:
-                    probe = fit_linear_probe(xtr, y_train[sub], nc, wd, self.method, self.epochs,
-                                             self.lr, self.batch_size, seed)
+                    probe = fit_linear_probe(
+                        xtr,
+                        y_train[sub],
+                        nc,
+                        wd,
+                        self.method,
+                        self.epochs,
+                        self.lr,
+                        self.batch_size,
+                        seed,
+                    )
                     with torch.no_grad():
                         pred = probe(xte).argmax(1).cpu()
                     res = wga(pred, y_test.cpu(), groups.cpu())
                     key = f'{name}/frac{frac:g}/wd{wd:g}'
-                    out[f'{key}/acc'], out[f'{key}/worst_group_acc'] = res['acc'], res['worst_group_acc']
+                    out[f'{key}/acc'], out[f'{key}/worst_group_acc'] = (
+                        res['acc'],
+                        res['worst_group_acc'],
+                    )
         return out

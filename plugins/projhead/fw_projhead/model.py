@@ -6,6 +6,7 @@ linear classifier on z. Evaluation (``mode='predict'``) returns, per image, h (`
 every earlier head layer and, for a classifier, its prediction: the frozen features the
 ``projhead.PrePostLinearProbe`` metric fits its probe on.
 """
+
 from __future__ import annotations
 
 import torch
@@ -20,6 +21,7 @@ def _build(registry_name: str, cfg):
     if cfg is None or isinstance(cfg, nn.Module):
         return cfg
     import framework
+
     return getattr(framework, registry_name).build(dict(cfg))
 
 
@@ -35,13 +37,28 @@ class EncoderWithHead(BaseModel):
     ``data_preprocessor``, ``init_cfg``.
     """
 
-    def __init__(self, backbone, head=None, loss=None, num_classes: int | None = None, augment=None,
-                 p_drop: float = 0.0, mean=None, std=None, data_preprocessor=None, init_cfg=None):
+    def __init__(
+        self,
+        backbone,
+        head=None,
+        loss=None,
+        num_classes: int | None = None,
+        augment=None,
+        p_drop: float = 0.0,
+        mean=None,
+        std=None,
+        data_preprocessor=None,
+        init_cfg=None,
+    ):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if (loss is None) == (not num_classes):
-            raise ValueError('EncoderWithHead needs either a contrastive `loss` or `num_classes` (CE)')
+            raise ValueError(
+                'EncoderWithHead needs either a contrastive `loss` or `num_classes` (CE)'
+            )
         self.backbone = _build('BACKBONES', backbone)
-        self.head = _build('HEADS', head if head is not None else dict(type='projhead.IdentityHead'))
+        self.head = _build(
+            'HEADS', head if head is not None else dict(type='projhead.IdentityHead')
+        )
         self.loss_module = _build('LOSSES', loss)
         self.classifier = None
         if num_classes:
@@ -58,10 +75,11 @@ class EncoderWithHead(BaseModel):
     def features(self, x: torch.Tensor) -> dict:
         """{'feats': h, 'z': z, 'z_layers': every head layer's output[, 'logits']} of images x."""
         h = self.backbone(x)
-        if isinstance(h, (list, tuple)):      # LinearNet returns every layer; h is the last one
+        if isinstance(h, (list, tuple)):  # LinearNet returns every layer; h is the last one
             h = h[-1]
-        z_layers = self.head.forward_layers(h) if hasattr(self.head, 'forward_layers') \
-            else [self.head(h)]
+        z_layers = (
+            self.head.forward_layers(h) if hasattr(self.head, 'forward_layers') else [self.head(h)]
+        )
         out = {'feats': h, 'z': z_layers[-1], 'z_layers': z_layers}
         if self.classifier is not None:
             out['logits'] = self.classifier(z_layers[-1].float())
@@ -92,7 +110,7 @@ class EncoderWithHead(BaseModel):
             logits = self.features(self.view(inputs))['logits']
             return dict(loss=F.cross_entropy(logits.float(), labels))
         second = inputs
-        if self.p_drop > 0:                    # DropDigit: the second view loses its digit
+        if self.p_drop > 0:  # DropDigit: the second view loses its digit
             drop = torch.rand(len(inputs), device=inputs.device) < self.p_drop
             second = torch.where(drop.view(-1, 1, 1, 1), data_samples['no_digit'], inputs)
         z = self.features(torch.cat([self.view(inputs), self.view(second)]))['z'].float()

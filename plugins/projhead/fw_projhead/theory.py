@@ -12,6 +12,7 @@ post-projection sqrt(t_i), pre-projection (L = 2) t_i^(1/4) sigma_i^(1/2).
 Only NumPy here; the torch path (``loss.SpectralContrastiveLoss`` + ``backbone.LinearNet``) is checked
 against these formulas in the tests.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ UNLEARNED = 0.01  # a feature whose post-projection weight is below this is repo
 @dataclass
 class LinearSetting:
     """Feature strengths ``sigma`` and augmentation keep-probabilities ``phi`` (t = phi^2)."""
+
     sigma: tuple = SIGMA
     phi: tuple = PHI
 
@@ -43,15 +45,15 @@ class LinearSetting:
 
     @property
     def t(self) -> np.ndarray:
-        return self.phi ** 2
+        return self.phi**2
 
     @property
     def Sigma(self) -> np.ndarray:
-        return np.diag(self.sigma ** 2)
+        return np.diag(self.sigma**2)
 
     @property
     def Mplus(self) -> np.ndarray:
-        return np.diag(self.t * self.sigma ** 2)
+        return np.diag(self.t * self.sigma**2)
 
     def sample_views(self, n: int, rng: np.random.Generator):
         """Two augmented views (a, a+) of n samples x, shape [n, d] each: per view and coordinate, keep
@@ -67,13 +69,13 @@ class LinearSetting:
 
 def population_loss(W: np.ndarray, s: LinearSetting) -> float:
     """L(W) = -2 tr(W M+ W^T) + tr((W Sigma W^T)^2)."""
-    A = (W * s.sigma ** 2) @ W.T
-    return float(-2.0 * np.sum(W * W * (s.t * s.sigma ** 2)) + np.sum(A * A))
+    A = (W * s.sigma**2) @ W.T
+    return float(-2.0 * np.sum(W * W * (s.t * s.sigma**2)) + np.sum(A * A))
 
 
 def population_grad(W: np.ndarray, s: LinearSetting) -> np.ndarray:
     """dL/dW = -4 W M+ + 4 (W Sigma W^T) W Sigma (closed form of the population gradient)."""
-    s2 = s.sigma ** 2
+    s2 = s.sigma**2
     A = (W * s2) @ W.T
     return -4.0 * W * (s.t * s2) + 4.0 * (A @ W) * s2
 
@@ -97,7 +99,7 @@ def predicted_weights(s: LinearSetting, layer: int, n_layers: int) -> np.ndarray
 def _chain(Ws, lo, hi, dim):
     """Product W_hi ... W_lo (0-based, inclusive); identity of size ``dim`` when empty."""
     P = np.eye(dim)
-    for W in Ws[lo:hi + 1]:
+    for W in Ws[lo : hi + 1]:
         P = W @ P
     return P
 
@@ -105,12 +107,13 @@ def _chain(Ws, lo, hi, dim):
 @dataclass
 class TheoryRun:
     """Result of :func:`train_linear`: the trained layers and what was measured on them."""
+
     setting: LinearSetting
     Ws: list
     kappa: float | None
     losses: np.ndarray
     balancedness: list = field(default_factory=list)  # ||W1 W1^T - W2^T W2||_F at init / end (L=2)
-    snapshots: list = field(default_factory=list)     # (step, [w per layer]) during training
+    snapshots: list = field(default_factory=list)  # (step, [w per layer]) during training
 
     @property
     def n_layers(self) -> int:
@@ -170,11 +173,20 @@ def reweight_diag(dim: int, kappa: float) -> np.ndarray:
     return float(kappa) ** -np.arange(dim, dtype=np.float64)
 
 
-def train_linear(setting: LinearSetting | None = None, n_layers: int = 2, width: int | None = None,
-                 out_dim: int | None = None, steps: int = 40_000, lr: float = 0.03,
-                 init_std: float = 0.05, seed: int = 0, kappa: float | None = None,
-                 snapshot_every: int = 0, batch: int | None = None,
-                 n_samples: int = 4096) -> TheoryRun:
+def train_linear(
+    setting: LinearSetting | None = None,
+    n_layers: int = 2,
+    width: int | None = None,
+    out_dim: int | None = None,
+    steps: int = 40_000,
+    lr: float = 0.03,
+    init_std: float = 0.05,
+    seed: int = 0,
+    kappa: float | None = None,
+    snapshot_every: int = 0,
+    batch: int | None = None,
+    n_samples: int = 4096,
+) -> TheoryRun:
     """Full-batch GD on the population spectral loss (the assumptions of the closed form), or, with
     ``batch``, minibatch SGD on the unbiased minibatch loss of ``n_samples`` fixed sampled inputs x
     with fresh augmented views every step (the practical case, where the closed form is only
@@ -217,8 +229,9 @@ def train_linear(setting: LinearSetting | None = None, n_layers: int = 2, width:
             prefix[l + 1] = P
         W = P if D is None else D[:, None] * P
         if batch:
-            losses[step], G = minibatch_loss_grad(W, s, X[data_rng.integers(0, n_samples, batch)],
-                                                  data_rng)
+            losses[step], G = minibatch_loss_grad(
+                W, s, X[data_rng.integers(0, n_samples, batch)], data_rng
+            )
         else:
             G = population_grad(W, s)
             losses[step] = population_loss(W, s)
@@ -270,12 +283,13 @@ def predicted_order(setting: LinearSetting, transient: bool = False) -> list:
     eigenvalue of M+), so with mixed sigma a feature can be picked up *transiently* in decreasing
     t sigma^2 and then displaced by a larger-t one until a further direction grows (measured:
     8, 7, 6 rise in that order; they settle as 6, 7, 8). ``transient`` selects the t sigma^2 order."""
-    key = setting.t * setting.sigma ** 2 if transient else setting.t
+    key = setting.t * setting.sigma**2 if transient else setting.t
     return [int(i) for i in np.argsort(-key, kind='stable')]
 
 
 # ---------------------------------------------------------------------------------------------
 # Probes on the synthetic representation: no shift, and under a spurious-feature shift
+
 
 def ridge_probe_accuracy(R: np.ndarray, Xtr, ytr, Xte, yte, lam: float = 1.0) -> float:
     """Ridge regression on features R x (with intercept, unpenalised), accuracy of sign(prediction)."""
@@ -287,8 +301,9 @@ def ridge_probe_accuracy(R: np.ndarray, Xtr, ytr, Xte, yte, lam: float = 1.0) ->
     return float(np.mean(pred == yte))
 
 
-def sign_task(setting: LinearSetting, n: int, j: int, rng, spurious: int | None = None,
-              rho: float = 0.5):
+def sign_task(
+    setting: LinearSetting, n: int, j: int, rng, spurious: int | None = None, rho: float = 0.5
+):
     """Clean inputs x with label y = sign(x_j); with ``spurious`` = k, sign(x_k) = y w.p. rho
     (|x_k| keeps its marginal): the P10 shift construction (``SpuriousFeatureSynth``)."""
     x = rng.standard_normal((n, setting.d)) * setting.sigma
@@ -301,12 +316,22 @@ def sign_task(setting: LinearSetting, n: int, j: int, rng, spurious: int | None 
 
 def normalise_total_variance(R: np.ndarray, setting: LinearSetting) -> np.ndarray:
     """R / sqrt(tr(R Sigma R^T)): equal total variance so that ridge treats representations alike."""
-    return R / np.sqrt(np.trace((R * setting.sigma ** 2) @ R.T))
+    return R / np.sqrt(np.trace((R * setting.sigma**2) @ R.T))
 
 
-def probe_pre_post(run: TheoryRun, j: int, n_train: int, lam: float, repeats: int, seed: int,
-                   spurious: int | None = None, rho_train: float = 0.95, rho_test: float = 0.5,
-                   n_test: int = 5000, normalise: bool = False) -> dict:
+def probe_pre_post(
+    run: TheoryRun,
+    j: int,
+    n_train: int,
+    lam: float,
+    repeats: int,
+    seed: int,
+    spurious: int | None = None,
+    rho_train: float = 0.95,
+    rho_test: float = 0.5,
+    n_test: int = 5000,
+    normalise: bool = False,
+) -> dict:
     """Mean ridge-probe accuracy of every layer map (name -> accuracy) over ``repeats`` draws."""
     s = run.setting
     rng = np.random.default_rng(seed)

@@ -12,6 +12,7 @@ per-feature weight as the linear model, generalised to a non-linear map f by the
 linear map R = Cov(f(x), x) Sigma^-1 (exact for a linear f): w_i = ||R e_i|| sigma_i. A sign(x_2)
 linear probe on h vs z shows the consequence downstream.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -53,7 +54,7 @@ class ReLUNet(torch.nn.Module):
 def regression_weights(f: torch.Tensor, x: torch.Tensor, sigma) -> np.ndarray:
     """w_i = ||R e_i|| sigma_i for the least-squares linear map R with f ~ R x (+ constant)."""
     fc, xc = f - f.mean(0), x - x.mean(0)
-    R = torch.linalg.lstsq(xc, fc).solution.T            # [out, d]
+    R = torch.linalg.lstsq(xc, fc).solution.T  # [out, d]
     return (R.norm(dim=0) * torch.tensor(sigma)).numpy()
 
 
@@ -68,7 +69,9 @@ def r2(target: torch.Tensor, f: torch.Tensor) -> float:
 def sign_probe(f_tr, y_tr, f_te, y_te, lam=1e-3) -> float:
     mu, sd = f_tr.mean(0), f_tr.std(0).clamp_min(1e-6)
     a, b = (f_tr - mu) / sd, (f_te - mu) / sd
-    w = torch.linalg.solve(a.T @ a + lam * len(a) * torch.eye(a.shape[1]), a.T @ (y_tr - y_tr.mean()))
+    w = torch.linalg.solve(
+        a.T @ a + lam * len(a) * torch.eye(a.shape[1]), a.T @ (y_tr - y_tr.mean())
+    )
     return float(((b @ w + y_tr.mean()).sign() == y_te).float().mean())
 
 
@@ -91,14 +94,23 @@ def run_relu(seed=0, steps=3000, batch=512, lr=3e-3, hidden=32, out=8, log=print
         acc_h = sign_probe(h[:200], y[:200], h[10000:], y[10000:])
         acc_z = sign_probe(z[:200], y[:200], z[10000:], y[10000:])
         mag = x[:, SIGN_FLIP].abs()
-        res = {'seed': seed, 'final_loss': float(loss), 'pre_weights': wh.tolist(),
-               'post_weights': wz.tolist(), 'sign_probe_pre': acc_h, 'sign_probe_post': acc_z,
-               'abs_r2_pre': r2(mag, h), 'abs_r2_post': r2(mag, z)}
+        res = {
+            'seed': seed,
+            'final_loss': float(loss),
+            'pre_weights': wh.tolist(),
+            'post_weights': wz.tolist(),
+            'sign_probe_pre': acc_h,
+            'sign_probe_post': acc_z,
+            'abs_r2_pre': r2(mag, h),
+            'abs_r2_post': r2(mag, z),
+        }
     log(f'ReLU net (seed {seed}): loss {res["final_loss"]:.3f}')
     log(' feature  sigma  phi   pre (h)   post (z)')
     for i in range(len(SIGMA)):
         tag = '  <- sign flipped by augmentation, |x| kept' if i == SIGN_FLIP else ''
         log(f'   {i}     {SIGMA[i]:4.1f}  {PHI[i]:4.2f}  {wh[i]:7.3f}   {wz[i]:7.3f}{tag}')
-    log(f'feature {SIGN_FLIP}: sign(x) probe (200 labels) pre {acc_h:.3f} vs post {acc_z:.3f}; '
-        f'|x| linearly decodable (R^2) pre {res["abs_r2_pre"]:.3f}, post {res["abs_r2_post"]:.3f}')
+    log(
+        f'feature {SIGN_FLIP}: sign(x) probe (200 labels) pre {acc_h:.3f} vs post {acc_z:.3f}; '
+        f'|x| linearly decodable (R^2) pre {res["abs_r2_pre"]:.3f}, post {res["abs_r2_post"]:.3f}'
+    )
     return res

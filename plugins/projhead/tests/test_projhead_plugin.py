@@ -1,5 +1,6 @@
 """Plugin packaging: manifest entries import, every config loads through fw and builds its model,
 the theory command runs and writes readable figures, `fw test` re-scores a checkpoint."""
+
 import importlib
 import json
 from pathlib import Path
@@ -25,9 +26,10 @@ def test_manifest_components_import():
 @pytest.mark.parametrize('name', CONFIGS)
 def test_configs_load_and_build_their_model(name):
     from framework import MODELS, load_config
+
     cfg = load_config('projhead', name)
     model = MODELS.build(cfg.model)
-    assert cfg.train_cfg.max_epochs == cfg.train_cfg.val_interval        # the probe runs at the end
+    assert cfg.train_cfg.max_epochs == cfg.train_cfg.val_interval  # the probe runs at the end
     assert len(cfg.seeds) >= 3 and cfg.val_evaluator.type == 'projhead.PrePostLinearProbe'
     size = 32 if 'cifar' in name else 14
     with torch.no_grad():
@@ -39,8 +41,10 @@ def test_configs_load_and_build_their_model(name):
 
 def test_theory_command_prints_table_and_plots(tmp_path):
     from fw_projhead.commands import theory
-    res = CliRunner().invoke(theory, ['--seeds', '1', '--steps', '4000', '--kappa', '1.1',
-                                      '--out', str(tmp_path)])
+
+    res = CliRunner().invoke(
+        theory, ['--seeds', '1', '--steps', '4000', '--kappa', '1.1', '--out', str(tmp_path)]
+    )
     assert res.exit_code == 0, res.output
     assert 'measured predicted' in res.output and 'fixed reweighting head' in res.output
     pngs = sorted(p.name for p in tmp_path.glob('*.png'))

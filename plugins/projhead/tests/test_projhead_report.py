@@ -1,11 +1,18 @@
 """`fw projhead theory`: learned features counted per seed, the minibatch-SGD case, readable figures."""
+
 import numpy as np
 import torch
 
 from fw_projhead import theory_report
 from fw_projhead.loss import SpectralContrastiveLoss
-from fw_projhead.theory import (LinearSetting, TheoryRun, minibatch_loss_grad, population_grad,
-                                population_loss, predicted_weights)
+from fw_projhead.theory import (
+    LinearSetting,
+    TheoryRun,
+    minibatch_loss_grad,
+    population_grad,
+    population_loss,
+    predicted_weights,
+)
 
 S = LinearSetting()
 
@@ -35,7 +42,7 @@ def test_learned_features_are_counted_per_seed(monkeypatch):
     assert max(res['max_rel_error_per_layer']) < 1e-9
     assert res['unlearned_per_seed'] == {0: [9], 1: [8, 9]}
     assert res['learned'] == list(range(8))
-    assert abs(res['weights_mean'][2][8] - np.sqrt(S.t[8])) < 1e-12    # mean over seed 0 only
+    assert abs(res['weights_mean'][2][8] - np.sqrt(S.t[8])) < 1e-12  # mean over seed 0 only
 
 
 def test_minibatch_loss_and_gradient_are_the_torch_loss():
@@ -44,7 +51,7 @@ def test_minibatch_loss_and_gradient_are_the_torch_loss():
     W = np.random.default_rng(0).standard_normal((10, 10)) * 0.3
     x = np.random.default_rng(1).standard_normal((64, 10)) * S.sigma
     loss, grad = minibatch_loss_grad(W, S, x, np.random.default_rng(2))
-    rng = np.random.default_rng(2)                      # the same draws, replayed
+    rng = np.random.default_rng(2)  # the same draws, replayed
     keep = rng.random((2, 64, 10)) < S.phi
     views = [np.where(keep[v], x, rng.standard_normal(x.shape) * S.sigma) for v in range(2)]
     Wt = torch.tensor(W, requires_grad=True)
@@ -53,18 +60,28 @@ def test_minibatch_loss_and_gradient_are_the_torch_loss():
     assert abs(loss - ref.item()) < 1e-10
     assert np.abs(grad - Wt.grad.numpy()).max() < 1e-10
     rng = np.random.default_rng(3)
-    mean = np.mean([minibatch_loss_grad(W, S, rng.standard_normal((2000, 10)) * S.sigma, rng)[1]
-                    for _ in range(50)], axis=0)
+    mean = np.mean(
+        [
+            minibatch_loss_grad(W, S, rng.standard_normal((2000, 10)) * S.sigma, rng)[1]
+            for _ in range(50)
+        ],
+        axis=0,
+    )
     pop = population_grad(W, S)
-    assert np.linalg.norm(mean - pop) / np.linalg.norm(pop) < 0.03     # measured 0.008
+    assert np.linalg.norm(mean - pop) / np.linalg.norm(pop) < 0.03  # measured 0.008
 
 
 def test_figures_are_readable():
     import matplotlib.text
+
     run = theory_report.train_linear(S, n_layers=2, steps=300, seed=0, snapshot_every=100)
-    res = {'weights_mean': run.layer_weights(), 'predicted': run.prediction(),
-           'sigma': S.sigma.tolist(), 't': S.t.tolist(),
-           'fixed_head': {'1.1': {'pre': run.pre.tolist()}}}
+    res = {
+        'weights_mean': run.layer_weights(),
+        'predicted': run.prediction(),
+        'sigma': S.sigma.tolist(),
+        't': S.t.tolist(),
+        'fixed_head': {'1.1': {'pre': run.pre.tolist()}},
+    }
     figs = theory_report.theory_figures(res, run)
     assert len(figs) == 3
     for name, fig in figs.items():

@@ -3,6 +3,7 @@
 Every assertion here fails if the training (loss, gradient, GD) or the measurement
 (w_i = ||R e_i|| sigma_i) is wrong. Runtime: about 1 minute on one core.
 """
+
 import functools
 
 import numpy as np
@@ -12,9 +13,18 @@ import torch
 from fw_projhead.backbone import LinearNet
 from fw_projhead.loss import SpectralContrastiveLoss
 from fw_projhead.metric import LayerFeatureWeights
-from fw_projhead.theory import (LinearSetting, learning_order, optimal_loss, population_grad,
-                                population_loss, predicted_order, predicted_weights,
-                                settling_order, probe_pre_post, train_linear)
+from fw_projhead.theory import (
+    LinearSetting,
+    learning_order,
+    optimal_loss,
+    population_grad,
+    population_loss,
+    predicted_order,
+    predicted_weights,
+    probe_pre_post,
+    settling_order,
+    train_linear,
+)
 
 S = LinearSetting()
 LEARNED = np.arange(9)
@@ -31,8 +41,8 @@ def fixed(kappa, seed=0):
 
 
 def torch_population_loss(W, s):
-    Sig = torch.diag(torch.tensor(s.sigma ** 2))
-    M = torch.diag(torch.tensor(s.t * s.sigma ** 2))
+    Sig = torch.diag(torch.tensor(s.sigma**2))
+    M = torch.diag(torch.tensor(s.t * s.sigma**2))
     A = W @ Sig @ W.T
     return -2 * torch.trace(W @ M @ W.T) + torch.trace(A @ A)
 
@@ -88,7 +98,7 @@ def test_p2_optimum_and_unlearned_feature():
     r = run2()
     assert abs(r.losses[-1] - optimal_loss(S, LEARNED)) < 1e-3
     assert abs(optimal_loss(S, LEARNED) - (-2.4086)) < 1e-4
-    assert r.post[9] < 0.01                      # t = 0.04: still at its saddle
+    assert r.post[9] < 0.01  # t = 0.04: still at its saddle
     assert list(r.learned()) == list(LEARNED)
 
 
@@ -112,7 +122,7 @@ def test_p4_pre_weights_closed_form():
 def test_p4_pre_differs_from_post_where_sigma_differs():
     """Guards against a measurement that drops sigma: pre must track t^(1/4) sigma^(1/2)."""
     r = run2()
-    assert r.pre[5] / r.pre[6] > 1.8           # sigma 2 vs 0.5 at equal t = 0.25: predicted 2
+    assert r.pre[5] / r.pre[6] > 1.8  # sigma 2 vs 0.5 at equal t = 0.25: predicted 2
     assert abs(r.post[5] / r.post[6] - 1) < 1e-3
 
 
@@ -172,38 +182,81 @@ def test_p8_fixed_head_post_is_sqrt_t(kappa):
 
 def test_p8_kappa_one_is_no_head_and_kappa_narrows_spread():
     r1 = fixed(1.0)
-    assert np.array_equal(r1.pre, r1.post)                         # kappa = 1: pre = post exactly
-    spread = {k: fixed(k).pre[LEARNED].max() / fixed(k).pre[LEARNED].min()
-              for k in (1.0, 1.05, 1.1, 1.3)}
+    assert np.array_equal(r1.pre, r1.post)  # kappa = 1: pre = post exactly
+    spread = {
+        k: fixed(k).pre[LEARNED].max() / fixed(k).pre[LEARNED].min() for k in (1.0, 1.05, 1.1, 1.3)
+    }
     ratio = {k: fixed(k).pre[8] / fixed(k).pre[0] for k in (1.0, 1.05, 1.1, 1.3)}
     assert abs(spread[1.0] - 3.17) < 0.02
     assert spread[1.05] < 2.8 and spread[1.1] < 2.2 and spread[1.1] < spread[1.05] < spread[1.0]
-    assert ratio[1.0] < ratio[1.05] < ratio[1.1] < ratio[1.3]     # weak feature lifted in h
+    assert ratio[1.0] < ratio[1.05] < ratio[1.1] < ratio[1.3]  # weak feature lifted in h
 
 
 def test_p9_probe_without_shift():
     r = run2()
     j8 = probe_pre_post(r, j=8, n_train=20, lam=1.0, repeats=30, seed=0)
     j6 = probe_pre_post(r, j=6, n_train=20, lam=1.0, repeats=30, seed=0)
-    assert j8['pre'] > j8['post'] + 0.03           # small t, large sigma: pre wins
-    assert j6['post'] > j6['pre'] + 0.01           # small sigma: post wins
+    assert j8['pre'] > j8['post'] + 0.03  # small t, large sigma: pre wins
+    assert j6['post'] > j6['pre'] + 0.01  # small sigma: post wins
 
 
 def test_p10_probe_under_shift_and_control():
     gaps = []
     for seed in (0, 1):
         r = run2(seed)
-        acc = probe_pre_post(r, j=8, n_train=200, lam=1.0, repeats=20, seed=seed, spurious=0,
-                             rho_train=0.95, rho_test=0.5, normalise=True)
+        acc = probe_pre_post(
+            r,
+            j=8,
+            n_train=200,
+            lam=1.0,
+            repeats=20,
+            seed=seed,
+            spurious=0,
+            rho_train=0.95,
+            rho_test=0.5,
+            normalise=True,
+        )
         gaps.append(acc['pre'] - acc['post'])
     assert min(gaps) > 0 and np.mean(gaps) >= 0.03, gaps
-    ctrl = probe_pre_post(run2(), j=8, n_train=2000, lam=1e-6, repeats=5, seed=0, spurious=0,
-                          rho_train=0.95, rho_test=0.5, normalise=True)
-    assert abs(ctrl['pre'] - ctrl['post']) <= 0.01   # same span: equal with ample labels
+    ctrl = probe_pre_post(
+        run2(),
+        j=8,
+        n_train=2000,
+        lam=1e-6,
+        repeats=5,
+        seed=0,
+        spurious=0,
+        rho_train=0.95,
+        rho_test=0.5,
+        normalise=True,
+    )
+    assert abs(ctrl['pre'] - ctrl['post']) <= 0.01  # same span: equal with ample labels
     # fixed head, pre features: larger kappa probes better under the shift
-    acc = {k: probe_pre_post(fixed(k), j=8, n_train=200, lam=1.0, repeats=20, seed=0, spurious=0,
-                             rho_train=0.95, rho_test=0.5, normalise=True)['pre']
-           for k in (1.05, 1.1, 1.3)}
-    post = probe_pre_post(run2(), j=8, n_train=200, lam=1.0, repeats=20, seed=0, spurious=0,
-                          rho_train=0.95, rho_test=0.5, normalise=True)['post']
+    acc = {
+        k: probe_pre_post(
+            fixed(k),
+            j=8,
+            n_train=200,
+            lam=1.0,
+            repeats=20,
+            seed=0,
+            spurious=0,
+            rho_train=0.95,
+            rho_test=0.5,
+            normalise=True,
+        )['pre']
+        for k in (1.05, 1.1, 1.3)
+    }
+    post = probe_pre_post(
+        run2(),
+        j=8,
+        n_train=200,
+        lam=1.0,
+        repeats=20,
+        seed=0,
+        spurious=0,
+        rho_train=0.95,
+        rho_test=0.5,
+        normalise=True,
+    )['post']
     assert acc[1.3] > acc[1.1] > acc[1.05] > post, (acc, post)

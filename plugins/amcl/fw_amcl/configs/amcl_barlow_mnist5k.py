@@ -6,6 +6,12 @@ train_dataloader = dict(dataset=dict(type=dataset_type))
 val_dataloader = dict(dataset=dict(type=dataset_type))
 train_cfg = dict(max_epochs=10, val_interval=10)
 default_hooks = dict(checkpoint=dict(interval=10))
-model = dict(type='amcl.BarlowTwins', num_heads=3, amcl=True, neck=dict(hidden=256, out_dim=256), loss=dict(lambd=5e-3, beta=1e-6, batch_size=256, tau_min=1e-5, tau_max=2.0, hidden=64),
+model = dict(
+    type='amcl.BarlowTwins',
+    num_heads=3,
+    amcl=True,
+    neck=dict(hidden=256, out_dim=256),
+    loss=dict(lambd=5e-3, beta=1e-6, batch_size=256, tau_min=1e-5, tau_max=2.0, hidden=64),
     backbone=dict(type='amcl.DigitConvNet', in_channels=1, stem_stride=2),
-    augment=dict(type='amcl.DigitAugment'))
+    augment=dict(type='amcl.DigitAugment'),
+)

@@ -6,6 +6,12 @@ train_dataloader = dict(dataset=dict(type=dataset_type))
 val_dataloader = dict(dataset=dict(type=dataset_type))
 train_cfg = dict(max_epochs=30, val_interval=30)
 default_hooks = dict(checkpoint=dict(interval=30))
-model = dict(type='amcl.SimCLR', num_heads=3, amcl=True, neck=dict(hidden=128, out_dim=32), loss=dict(beta=1e-4, topk=100, tau_min=1e-5, tau_max=2.0, hidden=64),
+model = dict(
+    type='amcl.SimCLR',
+    num_heads=3,
+    amcl=True,
+    neck=dict(hidden=128, out_dim=32),
+    loss=dict(beta=1e-4, topk=100, tau_min=1e-5, tau_max=2.0, hidden=64),
     backbone=dict(type='amcl.DigitConvNet', in_channels=1, stem_stride=1),
-    augment=dict(type='amcl.DigitAugment'))
+    augment=dict(type='amcl.DigitAugment'),
+)

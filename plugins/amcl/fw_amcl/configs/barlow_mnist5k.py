@@ -6,6 +6,12 @@ train_dataloader = dict(dataset=dict(type=dataset_type))
 val_dataloader = dict(dataset=dict(type=dataset_type))
 train_cfg = dict(max_epochs=10, val_interval=10)
 default_hooks = dict(checkpoint=dict(interval=10))
-model = dict(type='amcl.BarlowTwins', num_heads=1, amcl=False, neck=dict(hidden=256, out_dim=256), loss=dict(lambd=5e-3),
+model = dict(
+    type='amcl.BarlowTwins',
+    num_heads=1,
+    amcl=False,
+    neck=dict(hidden=256, out_dim=256),
+    loss=dict(lambd=5e-3),
     backbone=dict(type='amcl.DigitConvNet', in_channels=1, stem_stride=2),
-    augment=dict(type='amcl.DigitAugment'))
+    augment=dict(type='amcl.DigitAugment'),
+)

@@ -8,7 +8,12 @@ val_dataloader = dict(dataset=dict(type=dataset_type))
 optim_wrapper = dict(optimizer=dict(lr=0.11))
 train_cfg = dict(max_epochs=1000)
 param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True, T_max=1000, eta_min=0.0)]
-model = dict(type='amcl.BarlowTwins', num_heads=3, amcl=True,
-             backbone=dict(type='amcl.ResNet18CIFAR'),
-             neck=dict(hidden=2048, out_dim=2048, kind='bt3'), loss=dict(lambd=5e-3, beta=1e-6, batch_size=512, tau_min=1e-5, tau_max=2.0, hidden=128),
-             augment=dict(type='amcl.AugFamily', spec='acde', size=32))
+model = dict(
+    type='amcl.BarlowTwins',
+    num_heads=3,
+    amcl=True,
+    backbone=dict(type='amcl.ResNet18CIFAR'),
+    neck=dict(hidden=2048, out_dim=2048, kind='bt3'),
+    loss=dict(lambd=5e-3, beta=1e-6, batch_size=512, tau_min=1e-5, tau_max=2.0, hidden=128),
+    augment=dict(type='amcl.AugFamily', spec='acde', size=32),
+)

@@ -7,7 +7,14 @@ val_dataloader = dict(dataset=dict(type=dataset_type))
 optim_wrapper = dict(optimizer=dict(lr=0.08))
 train_cfg = dict(max_epochs=200)
 param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True, T_max=200, eta_min=0.0)]
-model = dict(type='amcl.MoCo', num_heads=1, amcl=False, queue_size=4096, momentum=0.99,
-             backbone=dict(type='amcl.ResNet18CIFAR'),
-             neck=dict(hidden=512, out_dim=128, kind='mlp2'), loss=dict(temperature=0.1),
-             augment=dict(type='amcl.AugFamily', spec='acde', size=32))
+model = dict(
+    type='amcl.MoCo',
+    num_heads=1,
+    amcl=False,
+    queue_size=4096,
+    momentum=0.99,
+    backbone=dict(type='amcl.ResNet18CIFAR'),
+    neck=dict(hidden=512, out_dim=128, kind='mlp2'),
+    loss=dict(temperature=0.1),
+    augment=dict(type='amcl.AugFamily', spec='acde', size=32),
+)

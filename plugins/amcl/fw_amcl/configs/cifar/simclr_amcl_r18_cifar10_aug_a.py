@@ -7,7 +7,12 @@ val_dataloader = dict(dataset=dict(type=dataset_type))
 optim_wrapper = dict(optimizer=dict(lr=0.06))
 train_cfg = dict(max_epochs=1000)
 param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True, T_max=1000, eta_min=0.0)]
-model = dict(type='amcl.SimCLR', num_heads=3, amcl=True,
-             backbone=dict(type='amcl.ResNet18CIFAR'),
-             neck=dict(hidden=512, out_dim=128, kind='mlp2'), loss=dict(beta=1e-4, topk=100, tau_min=1e-5, tau_max=2.0, hidden=128),
-             augment=dict(type='amcl.AugFamily', spec='a', size=32))
+model = dict(
+    type='amcl.SimCLR',
+    num_heads=3,
+    amcl=True,
+    backbone=dict(type='amcl.ResNet18CIFAR'),
+    neck=dict(hidden=512, out_dim=128, kind='mlp2'),
+    loss=dict(beta=1e-4, topk=100, tau_min=1e-5, tau_max=2.0, hidden=128),
+    augment=dict(type='amcl.AugFamily', spec='a', size=32),
+)

@@ -7,7 +7,12 @@ val_dataloader = dict(dataset=dict(type=dataset_type))
 optim_wrapper = dict(optimizer=dict(lr=0.06))
 train_cfg = dict(max_epochs=1000)
 param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True, T_max=1000, eta_min=0.0)]
-model = dict(type='amcl.SimCLR', num_heads=1, amcl=False,
-             backbone=dict(type='amcl.ResNet18CIFAR'),
-             neck=dict(hidden=512, out_dim=128, kind='mlp2'), loss=dict(temperature=0.5),
-             augment=dict(type='amcl.AugFamily', spec='abc', size=32))
+model = dict(
+    type='amcl.SimCLR',
+    num_heads=1,
+    amcl=False,
+    backbone=dict(type='amcl.ResNet18CIFAR'),
+    neck=dict(hidden=512, out_dim=128, kind='mlp2'),
+    loss=dict(temperature=0.5),
+    augment=dict(type='amcl.AugFamily', spec='abc', size=32),
+)
