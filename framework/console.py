@@ -77,6 +77,12 @@ class ProgressHook(Hook):
             self.stream.write(text[: max(width, 60)] + '\n')
         self.stream.flush()
 
+    def before_train(self, runner):
+        if runner._resume and runner._has_loaded:
+            self._echo(
+                f'resumed from {runner._load_from}: epoch {runner.epoch}, iteration {runner.iter}'
+            )
+
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         loop = runner.train_loop
         last_in_epoch = (

@@ -307,7 +307,9 @@ def _runner_class():
                 self._load_from = ckpt.latest_checkpoint(self.work_dir)
                 if self._load_from is None:
                     self._resume = False
-                    self.logger.info(f'--resume: no checkpoint in {self.work_dir}, starting fresh')
+                    self.logger.warning(
+                        f'--resume: no checkpoint in {self.work_dir}, starting fresh'
+                    )
             with ckpt.trusted(self.work_dir, self._load_from):
                 return super().load_or_resume()
 
