@@ -20,3 +20,6 @@ log_level = 'INFO'
 load_from = None
 resume = False
 randomness = dict(seed=0)
+# Besides the CheckpointHook's files, fw keeps a resume point (latest.pth) after every epoch, or
+# every this many iterations in iteration-based loops, so an interrupted run loses little.
+resume_every_n_iters = 1000
