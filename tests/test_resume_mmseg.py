@@ -89,4 +89,5 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path, write_dist, make_fw
         for w in (whole, killed)
     )
     diff = max((a[k].double() - b[k].double()).abs().max().item() for k in a)
+    print(f'max abs weight difference after resuming: {diff:.3g}')
     assert diff <= 1e-6, diff
