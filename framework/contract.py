@@ -279,9 +279,12 @@ def _version(src: Source):
     if meta.get('metadata', 'version', fallback=None) != want:
         yield 'setup.cfg', f"[metadata] version must be '{want}' (the version is stated once)"
     init = src.package_dir / '__init__.py'
-    if not re.search(r"""(?m)^__version__ = ['"][^'"]+['"]""", _read(init)):
+    stated = re.search(r"""(?m)^__version__ = ['"]([^'"]+)['"]""", _read(init))
+    if not stated:
         yield f'{src.package}/__init__.py', "no __version__ = '<version>' string"
-    literal = re.compile(r"""['"]version['"]\s*:\s*['"]\d|__version__\s*=\s*['"]|version=['"]\d""")
+    # a second statement: `__version__ = ...`, or the same string as a version anywhere else
+    same = rf"""|version['"]?\s*[:=]\s*['"]{re.escape(stated[1])}['"]""" if stated else ''
+    literal = re.compile(r'__version__\s*=' + same)
     for path in sorted(src.package_dir.rglob('*.py')):
         if path != init and literal.search(_read(path)):
             yield str(path.relative_to(src.root)), 'states a version; use the package __version__'
