@@ -12,11 +12,15 @@ from framework import FwError
 
 
 def cayley(X: torch.Tensor) -> torch.Tensor:
-    """``Cayley(X)`` for ``X`` of shape (..., d, d), computed in at least float32."""
-    work = X if X.dtype in (torch.float32, torch.float64) else X.float()
+    """``Cayley(X)`` for ``X`` of shape (..., d, d), solved in float64 and returned in the dtype of
+    ``X`` (float32 for the module parameters). A PCA basis maps to an ``X`` with large entries
+    (cond(I + U) up to 1e6), where a float32 solve leaves |U^T U - I| near 1e-3; in float64 it is
+    about 1e-12, and about 1e-7 after the cast to float32. The solve is (g, d, d) per layer."""
+    work = X.double()
     A = work - work.transpose(-1, -2)
     eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device).expand_as(A)
-    return torch.linalg.solve(eye - A / 2, eye + A / 2)
+    U = torch.linalg.solve(eye - A / 2, eye + A / 2)
+    return U.to(X.dtype) if X.dtype in (torch.float32, torch.float64) else U.float()
 
 
 def reachable_basis(U: torch.Tensor) -> torch.Tensor:

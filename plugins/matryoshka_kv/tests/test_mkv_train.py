@@ -61,9 +61,10 @@ def test_distillation_trains_only_the_projections(tmp_path, tiny_dir):
         assert float(m.proj.X_K.abs().max()) > 0  # it trained
     rows = [json.loads(x) for x in next((tmp_path / 'work').glob('*/vis_data/scalars.json')).open()]
     kl = [r['loss_kl'] for r in rows if 'loss_kl' in r]
-    # fixed rank 4 of 16 from U = I: the distillation term falls. Seeds 0-4, 1 and 2 threads:
-    # last-6 / first-6 mean ratio 0.37-0.52 measured; asserted < 0.8
-    assert sum(kl[-6:]) / sum(kl[:6]) < 0.8
+    # pure distillation at fixed rank 4 of 16 from U = I: the KL falls. Last-6 / first-6 mean
+    # ratio measured for seeds 0-4: 0.828, 0.906, 0.881, 0.877, 0.860 with 1 thread, the same
+    # values with 2 threads (seed 0: 0.828); asserted < 0.95 (margin 0.044 over the worst seed)
+    assert sum(kl[-6:]) / sum(kl[:6]) < 0.95
     ckpt = torch.load(tmp_path / 'work' / 'iter_24.pth', map_location='cpu', weights_only=False)
     assert all(k.startswith('projections.') for k in ckpt['state_dict'])
     assert (tmp_path / 'work' / 'projection.pth').is_file()
