@@ -5,7 +5,8 @@ State ``R`` (L, g, 2): ranks of K and V, starting at d. Budget ``b`` = kept frac
 ``floor(b * 2 L g d / delta) * delta`` rank units (at least ``2 L g delta``). While ``sum(R)`` is
 above the target, every slot s with ``R_s > delta`` is tried one step lower, ``J_s = J(R - delta
 e_s)``, and the k slots with the smallest ``J_s`` lose ``delta`` (k = 1: the paper's algorithm;
-otherwise ``k = ceil(remaining steps / rounds left)``, never overshooting). Ties go to the lower
+otherwise ``k = ceil(remaining steps / rounds left)``, at most half the candidates, never
+overshooting). Ties go to the lower
 slot index. ``J`` is the mean KL(p_base || p_R) over calibration tokens (``objective='kl'``) or the
 relative change of the final hidden states against the current ``R`` (``objective='hidden'``).
 A trial in layer l reruns layers l..L-1 only, from the stored inputs of layer l under ``R``.
@@ -142,7 +143,10 @@ class GreedyRankSearch:
             scores = self.step_scores(R)
             if not scores:
                 break
-            order = sorted(scores, key=lambda s: (scores[s], s))[:min(k, remaining)]
+            # at most half the candidates per round: with k = all slots every slot would drop
+            # one step and the result would be the uniform allocation (extra rounds follow)
+            k = min(k, remaining, math.ceil(len(scores) / 2))
+            order = sorted(scores, key=lambda s: (scores[s], s))[:k]
             flat = R.view(-1)
             for s in order:
                 flat[s] -= delta
