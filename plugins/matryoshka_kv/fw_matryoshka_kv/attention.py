@@ -14,6 +14,7 @@ For KV head j, with d = head_dim and ranks r_K, r_V (nested: rank r uses the fir
 
 At r_K = r_V = d the module equals the base attention exactly for any U and mu.
 """
+
 from __future__ import annotations
 
 import torch
@@ -83,11 +84,15 @@ class MKVAttention(nn.Module):
         self.config, self.layer_idx = base.config, base.layer_idx
         self.h, self.g, self.d = head_dims(self.config)
         self.n_rep = self.h // self.g
-        self.q_proj, self.k_proj, self.v_proj, self.o_proj = (base.q_proj, base.k_proj, base.v_proj,
-                                                              base.o_proj)
+        self.q_proj, self.k_proj, self.v_proj, self.o_proj = (
+            base.q_proj,
+            base.k_proj,
+            base.v_proj,
+            base.o_proj,
+        )
         self.proj = proj
         self.num_key_value_groups = self.n_rep
-        self.scaling = self.d ** -0.5  # stays d^-0.5 after truncation
+        self.scaling = self.d**-0.5  # stays d^-0.5 after truncation
         self.is_causal = True
         self.attention_dropout = 0.0
         self.fold_output = True
@@ -127,19 +132,39 @@ class MKVAttention(nn.Module):
     # -- inference tensors (recomputed whenever a parameter or rank changes) --------------------
     def _inference_tensors(self, dtype, device) -> dict:
         p = self.proj
-        key = (dtype, device, p.X_K._version, p.X_V._version, p.mu_K._version, p.mu_V._version,
-               p.r_K._version, p.r_V._version, id(p.X_K), self.o_proj.weight._version,
-               self.fold_output)
+        key = (
+            dtype,
+            device,
+            p.X_K._version,
+            p.X_V._version,
+            p.mu_K._version,
+            p.mu_V._version,
+            p.r_K._version,
+            p.r_V._version,
+            id(p.X_K),
+            self.o_proj.weight._version,
+            self.fold_output,
+        )
         if self._prepared is not None and self._prepared['key'] == key:
             return self._prepared
         U_K, U_V = p.bases()
         rK, rV = p.r_K.tolist(), p.r_V.tolist()
         wK, wV = max(rK), max(rV)
-        t = dict(key=key, rK=rK, rV=rV, wK=wK, wV=wV,
-                 U_K=U_K[:, :, :wK].to(dtype), U_V=U_V[:, :, :wV].to(dtype),
-                 mu_K=p.mu_K.to(dtype), mu_V=p.mu_V.to(dtype),
-                 mask_K=p.prefix_mask(p.r_K, wK, dtype), mask_V=p.prefix_mask(p.r_V, wV, dtype),
-                 uniform_K=len(set(rK)) == 1, uniform_V=len(set(rV)) == 1)
+        t = dict(
+            key=key,
+            rK=rK,
+            rV=rV,
+            wK=wK,
+            wV=wV,
+            U_K=U_K[:, :, :wK].to(dtype),
+            U_V=U_V[:, :, :wV].to(dtype),
+            mu_K=p.mu_K.to(dtype),
+            mu_V=p.mu_V.to(dtype),
+            mask_K=p.prefix_mask(p.r_K, wK, dtype),
+            mask_V=p.prefix_mask(p.r_V, wV, dtype),
+            uniform_K=len(set(rK)) == 1,
+            uniform_V=len(set(rV)) == 1,
+        )
         if self.fold_output:
             W = self.o_proj.weight.view(-1, self.h, self.d)  # (D, h, d)
             U_rep = t['U_V'].repeat_interleave(self.n_rep, 0)  # (h, d, wV)
@@ -158,10 +183,11 @@ class MKVAttention(nn.Module):
         return super().train(mode)
 
     # -- forward --------------------------------------------------------------------------------
-    def forward(self, hidden_states, position_embeddings=None, attention_mask=None, cache=None,
-                **kwargs):
+    def forward(
+        self, hidden_states, position_embeddings=None, attention_mask=None, cache=None, **kwargs
+    ):
         B, T, _ = hidden_states.shape
-        h, g, d, n = self.h, self.g, self.d, self.n_rep
+        h, g, d = self.h, self.g, self.d
         q = self.q_proj(hidden_states).view(B, T, h, d).transpose(1, 2)
         k = self.k_proj(hidden_states).view(B, T, g, d).transpose(1, 2)
         v = self.v_proj(hidden_states).view(B, T, g, d).transpose(1, 2)
@@ -257,5 +283,7 @@ def set_ranks(lm, R_K, R_V) -> None:
 
 def get_ranks(lm) -> tuple[torch.Tensor, torch.Tensor]:
     mods = mkv_modules(lm)
-    return (torch.stack([m.proj.r_K for m in mods]).cpu(),
-            torch.stack([m.proj.r_V for m in mods]).cpu())
+    return (
+        torch.stack([m.proj.r_K for m in mods]).cpu(),
+        torch.stack([m.proj.r_V for m in mods]).cpu(),
+    )

@@ -5,6 +5,7 @@ Per layer: uniform ranks -> keys (B, g, T, r_K), values (B, g, T, r_V); heteroge
 packed keys (B, 1, T, sum_j r_K[j]) and values (B, 1, T, sum_j r_V[j]). Bytes per token =
 ``sum_l sum_j (r_K[l, j] + r_V[l, j]) * itemsize`` (dense: ``2 L g d * itemsize``).
 """
+
 from __future__ import annotations
 
 from transformers.cache_utils import Cache
@@ -28,8 +29,9 @@ class LowRankKVCache(CompressedKVCache):
 
     def __init__(self, layer_shapes):
         self.layer_shapes = [(tuple(k), tuple(v)) for k, v in layer_shapes]
-        Cache.__init__(self, layers=[PackedRankLayer(key_shape=k, value_shape=v)
-                                     for k, v in self.layer_shapes])
+        Cache.__init__(
+            self, layers=[PackedRankLayer(key_shape=k, value_shape=v) for k, v in self.layer_shapes]
+        )
 
     @classmethod
     def for_model(cls, model) -> 'LowRankKVCache':
@@ -42,8 +44,9 @@ class LowRankKVCache(CompressedKVCache):
         """``sum_l sum_j (r_K + r_V) * itemsize`` for the model's current ranks and modes."""
         lm = _lm(model)
         itemsize = lm.get_input_embeddings().weight.element_size()
-        return sum((k[0] * k[1] + v[0] * v[1]) * itemsize
-                   for k, v in cls.for_model(lm).layer_shapes)
+        return sum(
+            (k[0] * k[1] + v[0] * v[1]) * itemsize for k, v in cls.for_model(lm).layer_shapes
+        )
 
 
 def _lm(model):

@@ -4,6 +4,7 @@
 det +1 for any unconstrained ``X``, so plain AdamW on ``X`` keeps ``U`` on the orthogonal group.
 ``inverse_cayley`` maps an orthogonal basis (e.g. PCA eigenvectors) back to an ``X``.
 """
+
 from __future__ import annotations
 
 import torch
@@ -44,16 +45,20 @@ def inverse_cayley(U: torch.Tensor, where: str = '', tol: float | None = None) -
     eye = torch.eye(U.shape[-1], dtype=U.dtype, device=U.device)
     cond = float(torch.linalg.cond(eye + U))
     if not cond < 1e6:
-        raise FwError(f'inverse Cayley {where}: cond(I + U) = {cond:.3g} >= 1e6 (U has an eigenvalue '
-                      f'near -1); the basis cannot be reached by the Cayley map')
+        raise FwError(
+            f'inverse Cayley {where}: cond(I + U) = {cond:.3g} >= 1e6 (U has an eigenvalue '
+            f'near -1); the basis cannot be reached by the Cayley map'
+        )
     A = 2 * torch.linalg.solve((eye + U).T, (U - eye).T).T  # 2 (U - I)(I + U)^-1
     X = torch.tril(A, diagonal=-1)
     err = float((cayley(X) - U).abs().max())
     # the round trip loses about cond(I + U) * eps: 1e-7 in float64 covers cond up to 1e6
     limit = tol if tol is not None else (1e-7 if U.dtype == torch.float64 else 1e-4)
     if not err <= limit:
-        raise FwError(f'inverse Cayley {where}: round trip error {err:.3g} > {limit:g} '
-                      f'(cond(I + U) = {cond:.3g})')
+        raise FwError(
+            f'inverse Cayley {where}: round trip error {err:.3g} > {limit:g} '
+            f'(cond(I + U) = {cond:.3g})'
+        )
     return X
 
 

@@ -1,5 +1,6 @@
 """``fw matryoshka_kv pca-init | search | eval | plot | generate | bench`` (thin click wrappers;
 each measuring command prints one JSON line)."""
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,11 @@ def build_model(config: str, checkpoint: str | None, threads: int | None, init: 
 
 
 _config = click.argument('config', required=False, default=DEFAULT_CONFIG)
-_checkpoint = click.option('--checkpoint', default=None,
-                           help='projection file (pca-init output or work_dir/projection.pth)')
+_checkpoint = click.option(
+    '--checkpoint',
+    default=None,
+    help='projection file (pca-init output or work_dir/projection.pth)',
+)
 _threads = click.option('--threads', type=int, default=None, help='torch threads')
 
 
@@ -55,27 +59,44 @@ def pca_init(config, out, threads):
     evals = model.pca_init(log=_log)
     path = save_projection(out, model.projections, model.meta())
     share = {w: float(evals[w][..., : model.d // 2].sum() / evals[w].sum()) for w in 'KV'}
-    click.echo(json.dumps(dict(out=str(path), calib=model.calib, **model.meta(),
-                               variance_in_first_half_K=share['K'],
-                               variance_in_first_half_V=share['V'],
-                               seconds=round(time.time() - t0, 1))))
+    click.echo(
+        json.dumps(
+            dict(
+                out=str(path),
+                calib=model.calib,
+                **model.meta(),
+                variance_in_first_half_K=share['K'],
+                variance_in_first_half_V=share['V'],
+                seconds=round(time.time() - t0, 1),
+            )
+        )
+    )
 
 
 @click.command('search')
 @_config
-@click.option('--budget', required=True, help='kept fraction(s) of the cache, e.g. 0.5 or '
-              '0.75,0.5,0.375 (each continues from the previous result)')
+@click.option(
+    '--budget',
+    required=True,
+    help='kept fraction(s) of the cache, e.g. 0.5 or '
+    '0.75,0.5,0.375 (each continues from the previous result)',
+)
 @_checkpoint
-@click.option('--rounds', default='8', show_default=True, help="'exact' (paper: one slot per "
-              'step) or the number of rounds')
+@click.option(
+    '--rounds',
+    default='8',
+    show_default=True,
+    help="'exact' (paper: one slot per step) or the number of rounds",
+)
 @click.option('--objective', type=click.Choice(['kl', 'hidden']), default='kl', show_default=True)
 @click.option('--delta', type=int, default=None, help='rank step (default head_dim/8)')
 @click.option('--windows', type=int, default=4, show_default=True, help='calibration windows')
 @click.option('--window-len', type=int, default=128, show_default=True)
 @click.option('--out-dir', default='work_dirs/matryoshka_kv/search', show_default=True)
 @_threads
-def search(config, budget, checkpoint, rounds, objective, delta, windows, window_len, out_dir,
-           threads):
+def search(
+    config, budget, checkpoint, rounds, objective, delta, windows, window_len, out_dir, threads
+):
     """Greedy per-(layer, KV head, K/V) ranks under --budget; writes ranks_<budget>.json and
     ranks_<budget>.png per budget, and the uniform baseline's KL beside it."""
     import torch
@@ -90,13 +111,14 @@ def search(config, budget, checkpoint, rounds, objective, delta, windows, window
     try:
         budgets = [float(b) for b in budget.split(',')]
     except ValueError:
-        raise FwError(f"--budget {budget}: give fractions like 0.5 or 0.75,0.5") from None
+        raise FwError(f'--budget {budget}: give fractions like 0.5 or 0.75,0.5') from None
     if sorted(budgets, reverse=True) != budgets:
         raise FwError(f'--budget {budget}: list budgets in decreasing order')
     model = build_model(config, checkpoint, threads)
     delta = delta or model.delta
-    calib = token_windows(encode(load_tokenizer(model.base_path), pydoc_text('train')), window_len,
-                          windows)
+    calib = token_windows(
+        encode(load_tokenizer(model.base_path), pydoc_text('train')), window_len, windows
+    )
     engine = GreedyRankSearch(model.lm, calib, delta, objective, log=_log)
     R = None
     for b in budgets:
@@ -104,23 +126,38 @@ def search(config, budget, checkpoint, rounds, objective, delta, windows, window
         res = engine.run(b, R, rounds)
         R = torch.stack((torch.tensor(res['R_K']), torch.tensor(res['R_V'])), -1)
         U = uniform_ranks(b, model.L, model.g, model.d, delta)
-        res.update(J_uniform=engine.kl(U), checkpoint=checkpoint, seconds=round(time.time() - t0, 1),
-                   trials=engine.trials)
+        res.update(
+            J_uniform=engine.kl(U),
+            checkpoint=checkpoint,
+            seconds=round(time.time() - t0, 1),
+            trials=engine.trials,
+        )
         out = Path(out_dir) / f'ranks_{b:g}.json'
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(res))
         plot_ranks(out, out.with_suffix('.png'))
-        click.echo(json.dumps({k: v for k, v in res.items() if k not in ('R_K', 'R_V', 'history')}
-                              | dict(out=str(out))))
+        click.echo(
+            json.dumps(
+                {k: v for k, v in res.items() if k not in ('R_K', 'R_V', 'history')}
+                | dict(out=str(out))
+            )
+        )
 
 
 @click.command('eval')
 @_config
-@click.option('--ranks', default='full', show_default=True, help="'full', 'uniform:R' or a "
-              'ranks JSON from search; several separated by commas (one JSON line each)')
+@click.option(
+    '--ranks',
+    default='full',
+    show_default=True,
+    help="'full', 'uniform:R' or a "
+    'ranks JSON from search; several separated by commas (one JSON line each)',
+)
 @_checkpoint
 @click.option('--json', 'as_json', is_flag=True, help='print only the JSON lines')
-@click.option('--windows', type=int, default=16, show_default=True, help='held-out windows (0 = all)')
+@click.option(
+    '--windows', type=int, default=16, show_default=True, help='held-out windows (0 = all)'
+)
 @click.option('--window-len', type=int, default=256, show_default=True)
 @click.option('--text', default=None, help='local held-out text (default: pydoc topics 0-39)')
 @_threads
@@ -130,12 +167,20 @@ def evaluate(config, ranks, checkpoint, as_json, windows, window_len, text, thre
 
     t0 = time.time()
     model = build_model(config, checkpoint, threads)
-    results = measure(model, [r for r in ranks.split(',') if r],
-                      heldout_windows(model, windows or None, window_len, text))
+    results = measure(
+        model,
+        [r for r in ranks.split(',') if r],
+        heldout_windows(model, windows or None, window_len, text),
+    )
     for res in results:
-        res = dict(model=model.base_path, checkpoint=checkpoint, **res,
-                   dtype=str(model.lm.dtype).replace('torch.', ''), device=str(model.lm.device),
-                   seconds=round(time.time() - t0, 1))
+        res = dict(
+            model=model.base_path,
+            checkpoint=checkpoint,
+            **res,
+            dtype=str(model.lm.dtype).replace('torch.', ''),
+            device=str(model.lm.device),
+            seconds=round(time.time() - t0, 1),
+        )
         if not as_json:
             for k, v in res.items():
                 _log(f'{k:>32}: {v}')

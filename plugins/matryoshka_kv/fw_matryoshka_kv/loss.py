@@ -4,6 +4,7 @@
 paper states distillation : language modelling = 1 : 3, i.e. weights 0.25 / 0.75. KL at
 temperature ``temperature``, summed over the vocabulary and averaged over token positions.
 """
+
 from __future__ import annotations
 
 import torch
@@ -21,14 +22,17 @@ class DistillCE(nn.Module):
         super().__init__()
         self.kl_weight, self.ce_weight, self.temperature = kl_weight, ce_weight, temperature
 
-    def forward(self, student_logits: torch.Tensor, teacher_logits: torch.Tensor,
-                input_ids: torch.Tensor) -> dict:
+    def forward(
+        self, student_logits: torch.Tensor, teacher_logits: torch.Tensor, input_ids: torch.Tensor
+    ) -> dict:
         """Logits (B, T, V), ``input_ids`` (B, T); returns ``dict(loss_kl=..., loss_ce=...)``
         (already weighted; mmengine sums every ``loss*`` entry)."""
         t = self.temperature
         ls = F.log_softmax(student_logits.float() / t, -1)
         lt = F.log_softmax(teacher_logits.float() / t, -1)
         kl = (lt.exp() * (lt - ls)).sum(-1).mean() * t * t
-        ce = F.cross_entropy(student_logits[:, :-1].float().reshape(-1, student_logits.shape[-1]),
-                             input_ids[:, 1:].reshape(-1))
+        ce = F.cross_entropy(
+            student_logits[:, :-1].float().reshape(-1, student_logits.shape[-1]),
+            input_ids[:, 1:].reshape(-1),
+        )
         return dict(loss_kl=self.kl_weight * kl, loss_ce=self.ce_weight * ce)

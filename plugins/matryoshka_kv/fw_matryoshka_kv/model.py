@@ -5,6 +5,7 @@ projection files, rank specifications and ``matryoshka_kv.SaveProjectionHook``.
 Only the projections (``X_K, X_V, mu_K, mu_V`` and the ranks) are submodules, so checkpoints and
 the optimizer see nothing else; the base LM is re-loaded from its source.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,12 @@ from framework import LOSSES, FwError
 
 from .attention import head_dims, install_projections, set_mode, set_ranks
 
-DTYPES = {'float32': torch.float32, 'float64': torch.float64, 'bfloat16': torch.bfloat16,
-          'float16': torch.float16}
+DTYPES = {
+    'float32': torch.float32,
+    'float64': torch.float64,
+    'bfloat16': torch.bfloat16,
+    'float16': torch.float16,
+}
 
 
 # -- ranks --------------------------------------------------------------------------------------
@@ -33,15 +38,19 @@ def parse_ranks(spec, L: int, g: int, d: int) -> tuple[torch.Tensor, torch.Tenso
         try:
             r = int(spec.split(':', 1)[1])
         except ValueError:
-            raise FwError(f"ranks '{spec}': expected uniform:R with an integer R in [1, {d}]") from None
+            raise FwError(
+                f"ranks '{spec}': expected uniform:R with an integer R in [1, {d}]"
+            ) from None
         if not 1 <= r <= d:
             raise FwError(f"ranks '{spec}': R must lie in [1, {d}] (head_dim {d})")
         full = torch.full((L, g), r, dtype=torch.long)
         return full, full.clone()
     path = Path(spec)
     if not path.is_file():
-        raise FwError(f"ranks '{spec}': not 'full', not 'uniform:R' and not a file; give a JSON "
-                      f"file written by `fw matryoshka_kv search`")
+        raise FwError(
+            f"ranks '{spec}': not 'full', not 'uniform:R' and not a file; give a JSON "
+            f'file written by `fw matryoshka_kv search`'
+        )
     data = json.loads(path.read_text())
     try:
         R_K = torch.tensor(data['R_K'], dtype=torch.long)
@@ -50,13 +59,15 @@ def parse_ranks(spec, L: int, g: int, d: int) -> tuple[torch.Tensor, torch.Tenso
         raise FwError(f'{path}: missing key {e}; expected R_K and R_V, each {L} x {g}') from None
     for name, R in (('R_K', R_K), ('R_V', R_V)):
         if tuple(R.shape) != (L, g) or int(R.min()) < 1 or int(R.max()) > d:
-            raise FwError(f'{path}: {name} must be {L} x {g} with values in [1, {d}], '
-                          f'got shape {tuple(R.shape)}')
+            raise FwError(
+                f'{path}: {name} must be {L} x {g} with values in [1, {d}], '
+                f'got shape {tuple(R.shape)}'
+            )
     return R_K, R_V
 
 
 def sample_ranks(L: int, g: int, d: int, delta: int, generator=None) -> tuple[torch.Tensor, ...]:
-    """Matryoshka training ranks: i.i.d. uniform on {delta, 2 delta, ..., d} per (layer, head), K and
+    """Matryoshka training ranks: i.i.d. uniform on {delta, 2 delta, ..., d} per (layer, head), K,
     V independent (paper Sec. 3.3)."""
     steps = torch.randint(1, d // delta + 1, (2, L, g), generator=generator)
     return steps[0] * delta, steps[1] * delta
@@ -80,15 +91,19 @@ def load_projection(path, projections) -> dict:
 
     ckpt = load_checkpoint(str(path), map_location='cpu')
     sd = ckpt.get('state_dict', ckpt)
-    own = {k[len('projections.'):]: v for k, v in sd.items() if k.startswith('projections.')}
+    own = {k[len('projections.') :]: v for k, v in sd.items() if k.startswith('projections.')}
     want = projections.state_dict()
     if set(own) != set(want):
-        raise FwError(f'{path}: not a MatryoshkaKV projection file for this model (expected keys '
-                      f'projections.<layer>.X_K ... for {len(projections)} layers)')
+        raise FwError(
+            f'{path}: not a MatryoshkaKV projection file for this model (expected keys '
+            f'projections.<layer>.X_K ... for {len(projections)} layers)'
+        )
     for k, v in own.items():
         if v.shape != want[k].shape:
-            raise FwError(f'{path}: {k} has shape {tuple(v.shape)}, the model needs '
-                          f'{tuple(want[k].shape)} (projection file of another base model?)')
+            raise FwError(
+                f'{path}: {k} has shape {tuple(v.shape)}, the model needs '
+                f'{tuple(want[k].shape)} (projection file of another base model?)'
+            )
     projections.load_state_dict(own)
     return ckpt.get('meta', {})
 
@@ -112,11 +127,23 @@ class MatryoshkaKVModel(BaseModel):
         num_threads: torch threads (CPU).
     """
 
-    def __init__(self, model: str = 'smollm2', checkpoint: str | None = None, init: str = 'pca',
-                 calib: dict | None = None, delta: int | None = None, fixed_rank: int | None = None,
-                 eval_ranks: str = 'full', loss: dict | None = None, dtype: str = 'float32',
-                 attn_implementation: str = 'sdpa', gradient_checkpointing: bool = False,
-                 num_threads: int | None = None, data_preprocessor=None, init_cfg=None):
+    def __init__(
+        self,
+        model: str = 'smollm2',
+        checkpoint: str | None = None,
+        init: str = 'pca',
+        calib: dict | None = None,
+        delta: int | None = None,
+        fixed_rank: int | None = None,
+        eval_ranks: str = 'full',
+        loss: dict | None = None,
+        dtype: str = 'float32',
+        attn_implementation: str = 'sdpa',
+        gradient_checkpointing: bool = False,
+        num_threads: int | None = None,
+        data_preprocessor=None,
+        init_cfg=None,
+    ):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         from framework.llm.models import load_causal_lm
 
@@ -158,8 +185,9 @@ class MatryoshkaKVModel(BaseModel):
         return self
 
     def meta(self) -> dict:
-        return dict(base=self.base_path, layers=self.L, kv_heads=self.g, head_dim=self.d,
-                    delta=self.delta)
+        return dict(
+            base=self.base_path, layers=self.L, kv_heads=self.g, head_dim=self.d, delta=self.delta
+        )
 
     # -- initialisation ---------------------------------------------------------------------------
     def calibration_windows(self) -> torch.Tensor:
@@ -168,7 +196,9 @@ class MatryoshkaKVModel(BaseModel):
 
         c = self.calib
         text = local_text(c['text']) if c.get('text') else pydoc_text('train')
-        return token_windows(encode(load_tokenizer(self.base_path), text), c['length'], c['windows'])
+        return token_windows(
+            encode(load_tokenizer(self.base_path), text), c['length'], c['windows']
+        )
 
     def pca_init(self, log=None) -> dict:
         """Calibrate on ``calib`` windows and set U, mu from the PCA; returns the eigenvalues."""
@@ -217,8 +247,11 @@ class MatryoshkaKVModel(BaseModel):
         logits = self.lm(input_ids=ids, cache=cache, use_cache=True).logits
         lp = torch.log_softmax(logits[:, :-1].double(), -1)
         nll = -lp.gather(-1, ids[:, 1:, None]).sum()
-        return dict(nll_sum=float(nll), count=ids[:, 1:].numel(),
-                    cache_bytes_per_token=cache.bytes_per_token())
+        return dict(
+            nll_sum=float(nll),
+            count=ids[:, 1:].numel(),
+            cache_bytes_per_token=cache.bytes_per_token(),
+        )
 
 
 class SaveProjectionHook(Hook):

@@ -6,6 +6,7 @@ base model caches on calibration text, per layer and KV head, in float64.
 At rank r the PCA basis minimises the mean squared reconstruction error of ``x - mu``, and that
 error equals the sum of the dropped eigenvalues.
 """
+
 from __future__ import annotations
 
 import torch
@@ -57,7 +58,7 @@ def calibrate(lm, windows: torch.Tensor, batch_size: int = 4, log=None) -> KVSta
     device = lm.get_input_embeddings().weight.device
     try:
         for i in range(0, windows.shape[0], batch_size):
-            ids = windows[i:i + batch_size].to(device)
+            ids = windows[i : i + batch_size].to(device)
             cache = DenseKVCache.for_model(lm)
             lm(input_ids=ids, cache=cache, use_cache=True)
             for layer, cl in enumerate(cache.layers):
@@ -65,7 +66,7 @@ def calibrate(lm, windows: torch.Tensor, batch_size: int = 4, log=None) -> KVSta
                 stats.add(layer, 'V', cl.values)
             stats.count += ids.numel()
             if log:
-                log(f'calibration: {min(i + batch_size, windows.shape[0])}/{windows.shape[0]} windows')
+                log(f'calibration: {min(i + batch_size, len(windows))}/{len(windows)} windows')
     finally:
         for m, mode in zip(mods, modes):
             m.mode = mode

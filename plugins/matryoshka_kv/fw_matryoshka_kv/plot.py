@@ -1,5 +1,6 @@
 """Figure of a searched rank allocation (paper Fig. 4 shows the same kind of map): rank per layer
 (rows) and KV head (columns), keys and values side by side."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,13 @@ def plot_ranks(ranks_json, out_png) -> Path:
     data = json.loads(Path(ranks_json).read_text())
     R_K, R_V = np.array(data['R_K']), np.array(data['R_V'])
     vmax = max(int(R_K.max()), int(R_V.max()))
-    fig, axes = plt.subplots(1, 4, figsize=(10, 0.16 * R_K.shape[0] + 2.4), layout='constrained',
-                             gridspec_kw=dict(width_ratios=[1, 1, 0.08, 1.5]))
+    fig, axes = plt.subplots(
+        1,
+        4,
+        figsize=(10, 0.16 * R_K.shape[0] + 2.4),
+        layout='constrained',
+        gridspec_kw=dict(width_ratios=[1, 1, 0.08, 1.5]),
+    )
     for ax, R, name in ((axes[0], R_K, 'K'), (axes[1], R_V, 'V')):
         im = ax.imshow(R, aspect='auto', cmap='viridis', vmin=0, vmax=vmax)
         ax.set_title(f'{name} rank (mean {R.mean():.1f})', fontsize=10)
@@ -34,9 +40,12 @@ def plot_ranks(ranks_json, out_png) -> Path:
     axes[3].set_ylabel('layer')
     axes[3].legend(fontsize=8)
     kept = data.get('kept_fraction')
-    fig.suptitle(f"searched ranks, budget {data.get('budget')}: kept {kept:.3f}, "
-                 f"K {data.get('K_fraction', 0):.3f} / V {data.get('V_fraction', 0):.3f}"
-                 if kept is not None else 'ranks')
+    fig.suptitle(
+        f'searched ranks, budget {data.get("budget")}: kept {kept:.3f}, '
+        f'K {data.get("K_fraction", 0):.3f} / V {data.get("V_fraction", 0):.3f}'
+        if kept is not None
+        else 'ranks'
+    )
     out = Path(out_png)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)

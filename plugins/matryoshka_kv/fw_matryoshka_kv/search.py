@@ -11,6 +11,7 @@ slot index. ``J`` is the mean KL(p_base || p_R) over calibration tokens (``objec
 relative change of the final hidden states against the current ``R`` (``objective='hidden'``).
 A trial in layer l reruns layers l..L-1 only, from the stored inputs of layer l under ``R``.
 """
+
 from __future__ import annotations
 
 import math
@@ -52,7 +53,12 @@ class GreedyRankSearch:
     def __init__(self, lm, windows: torch.Tensor, delta: int, objective: str = 'kl', log=None):
         if objective not in ('kl', 'hidden'):
             raise FwError(f"search objective {objective!r}: choose 'kl' or 'hidden'")
-        self.lm, self.delta, self.objective, self.log = lm, delta, objective, log or (lambda m: None)
+        self.lm, self.delta, self.objective, self.log = (
+            lm,
+            delta,
+            objective,
+            log or (lambda m: None),
+        )
         self.mods = mkv_modules(lm)
         self.L, self.g, self.d = len(self.mods), self.mods[0].g, self.mods[0].d
         dev = lm.get_input_embeddings().weight.device
@@ -60,24 +66,31 @@ class GreedyRankSearch:
         self.trials = 0
         with torch.no_grad():
             set_mode(lm, 'off')
-            self.base_logp = F.log_softmax(lm(input_ids=self.ids, use_cache=False).logits.float(), -1)
+            self.base_logp = F.log_softmax(
+                lm(input_ids=self.ids, use_cache=False).logits.float(), -1
+            )
         set_mode(lm, 'truncate')
 
     # -- forward pieces -------------------------------------------------------------------------
     @torch.no_grad()
     def _capture(self):
-        """Inputs (hidden, kwargs) of every decoder layer and the final hidden under the current R."""
+        """Inputs (hidden, kwargs) of every decoder layer, final hidden state, at the current R."""
         layers = self.lm.model.layers
         inputs = [None] * self.L
 
         def hook(i):
             def pre(module, args, kwargs):
-                inputs[i] = (args[0] if args else kwargs['hidden_states'],
-                             {k: v for k, v in kwargs.items() if k != 'hidden_states'})
+                inputs[i] = (
+                    args[0] if args else kwargs['hidden_states'],
+                    {k: v for k, v in kwargs.items() if k != 'hidden_states'},
+                )
+
             return pre
 
-        handles = [layer.register_forward_pre_hook(hook(i), with_kwargs=True)
-                   for i, layer in enumerate(layers)]
+        handles = [
+            layer.register_forward_pre_hook(hook(i), with_kwargs=True)
+            for i, layer in enumerate(layers)
+        ]
         try:
             out = self.lm.model(input_ids=self.ids, use_cache=False)
         finally:
@@ -150,10 +163,18 @@ class GreedyRankSearch:
             flat = R.view(-1)
             for s in order:
                 flat[s] -= delta
-            history.append(dict(units=int(R.sum()), reduced=len(order),
-                                best_J=scores[order[0]], seconds=round(time.time() - t0, 1)))
-            self.log(f'budget {budget}: {int(R.sum())}/{target} units after reducing {len(order)} '
-                     f'slots (best J {scores[order[0]]:.5f}, {time.time() - t0:.0f} s)')
+            history.append(
+                dict(
+                    units=int(R.sum()),
+                    reduced=len(order),
+                    best_J=scores[order[0]],
+                    seconds=round(time.time() - t0, 1),
+                )
+            )
+            self.log(
+                f'budget {budget}: {int(R.sum())}/{target} units after reducing {len(order)} '
+                f'slots (best J {scores[order[0]]:.5f}, {time.time() - t0:.0f} s)'
+            )
             if rounds_left is not None:
                 rounds_left = max(rounds_left - 1, 1)
         return self.result(R, budget, target, rounds, history)
@@ -161,13 +182,23 @@ class GreedyRankSearch:
     def result(self, R: torch.Tensor, budget: float, target: int, rounds, history) -> dict:
         L, g, d = self.L, self.g, self.d
         J = self.kl(R)
-        return dict(budget=budget, target_units=target, units=int(R.sum()),
-                    kept_fraction=int(R.sum()) / (2 * L * g * d),
-                    K_fraction=int(R[..., 0].sum()) / (L * g * d),
-                    V_fraction=int(R[..., 1].sum()) / (L * g * d),
-                    J=J, objective=self.objective, rounds=rounds, delta=self.delta,
-                    calib_windows=int(self.ids.shape[0]), calib_len=int(self.ids.shape[1]),
-                    R_K=R[..., 0].tolist(), R_V=R[..., 1].tolist(), history=history)
+        return dict(
+            budget=budget,
+            target_units=target,
+            units=int(R.sum()),
+            kept_fraction=int(R.sum()) / (2 * L * g * d),
+            K_fraction=int(R[..., 0].sum()) / (L * g * d),
+            V_fraction=int(R[..., 1].sum()) / (L * g * d),
+            J=J,
+            objective=self.objective,
+            rounds=rounds,
+            delta=self.delta,
+            calib_windows=int(self.ids.shape[0]),
+            calib_len=int(self.ids.shape[1]),
+            R_K=R[..., 0].tolist(),
+            R_V=R[..., 1].tolist(),
+            history=history,
+        )
 
 
 def current_ranks(lm) -> torch.Tensor:

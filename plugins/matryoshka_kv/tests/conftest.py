@@ -1,5 +1,6 @@
 """Shared fixtures: a tiny Llama saved with the SmolLM2 tokenizer (so the real pydoc datasets,
 configs and commands run on it in seconds)."""
+
 import pytest
 import torch
 

@@ -1,4 +1,5 @@
 """The low-rank cache really stores fewer bytes, and model.generate runs through it."""
+
 import torch
 
 from framework.llm.cache import DenseKVCache
@@ -49,8 +50,9 @@ def test_generate_equals_stepwise_greedy_and_survives_crop_reorder():
     set_ranks(m, torch.tensor([[3, 9], [16, 5]]), torch.tensor([[7, 1], [2, 12]]))
     set_mode(m, 'truncate')
     ids = torch.randint(0, 512, (1, 8), generator=torch.Generator().manual_seed(1))
-    out = m.generate(ids, cache=LowRankKVCache.for_model(m), max_new_tokens=5, do_sample=False,
-                     pad_token_id=0)
+    out = m.generate(
+        ids, cache=LowRankKVCache.for_model(m), max_new_tokens=5, do_sample=False, pad_token_id=0
+    )
     cache = LowRankKVCache.for_model(m)
     seq = ids
     with torch.no_grad():

@@ -1,4 +1,5 @@
 """Exact properties of the MatryoshkaKV attention on tiny random models (float64, sdpa)."""
+
 import pytest
 import torch
 
@@ -21,7 +22,9 @@ def randomise(projs, seed=0):
 
 def model_and_ids(arch='llama', seed=0, T=24, **over):
     m = tiny(arch, **over)
-    ids = torch.randint(0, m.config.vocab_size, (2, T), generator=torch.Generator().manual_seed(seed))
+    ids = torch.randint(
+        0, m.config.vocab_size, (2, T), generator=torch.Generator().manual_seed(seed)
+    )
     with torch.no_grad():
         ref = m(input_ids=ids).logits
     projs = install_projections(m)
@@ -34,7 +37,7 @@ def stepwise(m, ids, prefill=1):
     with torch.no_grad():
         outs = [m(input_ids=ids[:, :prefill], cache=cache, use_cache=True).logits]
         for t in range(prefill, ids.shape[1]):
-            outs.append(m(input_ids=ids[:, t:t + 1], cache=cache, use_cache=True).logits)
+            outs.append(m(input_ids=ids[:, t : t + 1], cache=cache, use_cache=True).logits)
     return torch.cat(outs, 1), cache
 
 
@@ -103,6 +106,7 @@ def test_dropping_q_dot_mu_k_is_exact():
     with torch.no_grad():
         ours = att(x, position_embeddings=pe)[0]
         from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
+
         h, g, d, n = att.h, att.g, att.d, att.n_rep
         q = att.q_proj(x).view(1, 9, h, d).transpose(1, 2)
         k = att.k_proj(x).view(1, 9, g, d).transpose(1, 2)
@@ -116,15 +120,19 @@ def test_dropping_q_dot_mu_k_is_exact():
         scores = (qg @ U_K[:, None, :, :r_K]) @ kap[:, :, None].transpose(-1, -2)
         scores = scores + (qg @ att.proj.mu_K[:, None, :, None])  # the dropped q . mu_K term
         causal = torch.ones(9, 9, dtype=torch.bool).tril()
-        a = torch.softmax((scores * d ** -0.5).masked_fill(~causal, float('-inf')), -1)
-        o = (a @ nu[:, :, None]) @ U_V[:, None, :, :r_V].transpose(-1, -2) + att.proj.mu_V[:, None, None]
+        a = torch.softmax((scores * d**-0.5).masked_fill(~causal, float('-inf')), -1)
+        o = (a @ nu[:, :, None]) @ U_V[:, None, :, :r_V].transpose(-1, -2) + att.proj.mu_V[
+            :, None, None
+        ]
         ref = att.o_proj(o.reshape(1, h, 9, d).transpose(1, 2).reshape(1, 9, h * d))
     assert (ours - ref).abs().max() < 1e-12
 
 
 def random_ranks(L, g, d, seed):
     gen = torch.Generator().manual_seed(seed)
-    return torch.randint(1, d + 1, (L, g), generator=gen), torch.randint(1, d + 1, (L, g), generator=gen)
+    return torch.randint(1, d + 1, (L, g), generator=gen), torch.randint(
+        1, d + 1, (L, g), generator=gen
+    )
 
 
 @pytest.mark.parametrize('arch', ['llama', 'qwen2'])

@@ -1,4 +1,5 @@
 """PCA initialisation from calibration caches (post-RoPE keys, values)."""
+
 import torch
 
 from framework.llm.models import tiny

@@ -1,4 +1,5 @@
 """Greedy rank search under a budget (tiny random model)."""
+
 import pytest
 import torch
 

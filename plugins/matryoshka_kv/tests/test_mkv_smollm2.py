@@ -1,5 +1,6 @@
 """SmolLM2-135M (float32): full rank reproduces the base logits through the low-rank cache
 (prefill and token by token); quality ordering of PCA ranks (benchmark: minutes on 2 cores)."""
+
 import pytest
 import torch
 
@@ -16,7 +17,9 @@ def _smollm2_ids(n):
         smollm2_gguf_path()
     except FwError as e:
         pytest.skip(str(e))
-    return load_causal_lm('smollm2'), encode(load_tokenizer('smollm2'), pydoc_text('heldout'))[None, :n]
+    return load_causal_lm('smollm2'), encode(load_tokenizer('smollm2'), pydoc_text('heldout'))[
+        None, :n
+    ]
 
 
 def test_smollm2_full_rank_matches_base_logits():
@@ -36,7 +39,7 @@ def test_smollm2_full_rank_matches_base_logits():
     with torch.no_grad():
         out = [lm(input_ids=ids[:, :32], cache=cache, use_cache=True).logits]
         for t in range(32, 40):
-            out.append(lm(input_ids=ids[:, t:t + 1], cache=cache, use_cache=True).logits)
+            out.append(lm(input_ids=ids[:, t : t + 1], cache=cache, use_cache=True).logits)
     assert (torch.cat(out, 1) - ref).abs().max() < 1e-4
     assert cache.bytes_per_token() == 2 * 30 * 3 * 64 * 4
 

@@ -1,6 +1,7 @@
 """Matryoshka distillation through the mmengine Runner on a tiny model with the SmolLM2 tokenizer
 (``fw train`` / ``fw test`` machinery): only the projections train, the base stays bitwise fixed,
 U stays orthogonal, the distillation loss falls, checkpoints hold only the projections."""
+
 import json
 import textwrap
 
@@ -11,29 +12,34 @@ pytest.importorskip('mmengine')
 
 
 def write_config(path, model_dir, iters, seed=0, threads=1):
-    path.write_text(textwrap.dedent(f'''
+    path.write_text(
+        textwrap.dedent(f"""
         model = dict(type='matryoshka_kv.MatryoshkaKVModel', model='{model_dir}', init='identity',
                      fixed_rank=4, eval_ranks='uniform:8', num_threads={threads},
                      loss=dict(type='matryoshka_kv.DistillCE', kl_weight=1.0, ce_weight=0.0))
         train_dataloader = dict(batch_size=2, num_workers=0,
-            sampler=dict(type='DefaultSampler', shuffle=True), collate_fn=dict(type='default_collate'),
+            sampler=dict(type='DefaultSampler', shuffle=True),
+            collate_fn=dict(type='default_collate'),
             dataset=dict(type='llm.PydocText', split='train', tokenizer='{model_dir}', window=32,
                          max_windows=64))
         train_cfg = dict(type='IterBasedTrainLoop', max_iters={iters})
         optim_wrapper = dict(optimizer=dict(type='AdamW', lr=1e-2, weight_decay=0.0),
                              clip_grad=dict(max_norm=1.0))
         test_dataloader = dict(batch_size=2, num_workers=0,
-            sampler=dict(type='DefaultSampler', shuffle=False), collate_fn=dict(type='default_collate'),
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            collate_fn=dict(type='default_collate'),
             dataset=dict(type='llm.PydocText', split='heldout', tokenizer='{model_dir}', window=32,
                          max_windows=4))
         test_evaluator = [dict(type='llm.Perplexity'), dict(type='llm.CacheBytes')]
         test_cfg = dict(type='TestLoop')
-        default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False, interval={iters}),
+        default_hooks = dict(
+            checkpoint=dict(type='CheckpointHook', by_epoch=False, interval={iters}),
                              logger=dict(type='LoggerHook', interval=1))
         custom_hooks = [dict(type='matryoshka_kv.SaveProjectionHook')]
         log_processor = dict(by_epoch=False)
         randomness = dict(seed={seed})
-    '''))
+    """)
+    )
     return path
 
 
@@ -45,12 +51,18 @@ def test_distillation_trains_only_the_projections(tmp_path, tiny_dir):
 
     torch.set_num_threads(1)
     activate('matryoshka_kv')
-    cfg = load_config('matryoshka_kv', str(write_config(tmp_path / 'c.py', tiny_dir, 24)),
-                      work_dir=str(tmp_path / 'work'))
+    cfg = load_config(
+        'matryoshka_kv',
+        str(write_config(tmp_path / 'c.py', tiny_dir, 24)),
+        work_dir=str(tmp_path / 'work'),
+    )
     runner = build_runner(cfg)
     model = runner.model
-    base = {k: v.clone() for k, v in model.lm.state_dict().items() if 'X_' not in k and 'mu_' not in k
-            and 'r_K' not in k and 'r_V' not in k}
+    base = {
+        k: v.clone()
+        for k, v in model.lm.state_dict().items()
+        if 'X_' not in k and 'mu_' not in k and 'r_K' not in k and 'r_V' not in k
+    }
     assert sum(p.numel() for p in model.parameters()) == 2 * (2 * 2 * 16 * 16 + 2 * 2 * 16)
     runner.train()
     after = model.lm.state_dict()
