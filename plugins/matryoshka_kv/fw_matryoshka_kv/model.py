@@ -125,6 +125,7 @@ class MatryoshkaKVModel(BaseModel):
         dtype, attn_implementation: of the base LM (projections stay float32).
         gradient_checkpointing: HF gradient checkpointing of the base (real scale).
         num_threads: torch threads (CPU).
+        data_preprocessor, init_cfg: passed to mmengine's ``BaseModel``.
     """
 
     def __init__(
