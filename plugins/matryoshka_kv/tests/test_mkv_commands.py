@@ -106,3 +106,12 @@ def test_ranks_file_with_wrong_shape(tmp_path):
     bad.write_text(json.dumps(dict(R_K=[[8, 8]], R_V=[[8, 8]])))
     with pytest.raises(FwError, match='R_K must be 2 x 2'):
         parse_ranks(str(bad), 2, 2, 16)
+
+
+def test_generate_runs_through_the_low_rank_cache(config):
+    r = CliRunner().invoke(
+        commands.generate, [config, '--ranks', 'uniform:4', '--max-new-tokens', '3']
+    )
+    (res,) = lines(r)
+    assert isinstance(res['answer'], str)
+    assert res['cache_bytes_per_token'] == 2 * 2 * (4 + 4) * 4
