@@ -315,6 +315,7 @@ def clamp_study(
             f'max|a|={float(amax[layer][index]):.3g}'
         )
         for kappa in kappas:
+            signed = kappa * s if kappa else 0.0  # kappa 0: the shared unclamped run
             for pi, ids in enumerate(encoded):
                 if kappa == 0.0 and (pi, t) in baseline:
                     out = baseline[(pi, t)]
@@ -330,18 +331,15 @@ def clamp_study(
                         neuron=f'{layer}:{index}',
                         role=role,
                         token=tokenizer.decode([t]),
-                        kappa=kappa * s,
+                        kappa=signed,
                         p_mean=out['p_mean'],
                         p_first=out['p_first'],
                         count=out['count'],
                     )
                 )
                 if pi == 0:
-                    examples.setdefault(f'{role} {layer}:{index}', {})[kappa * s] = (
-                        tokenizer.decode(out['generated'], skip_special_tokens=True)
-                    )
-    for r in rows:  # the metric groups by kappa; kappa 0 is the shared unclamped run
-        r['kappa'] = 0.0 if r['kappa'] == 0 else r['kappa']
+                    text = tokenizer.decode(out['generated'], skip_special_tokens=True)
+                    examples.setdefault(f'{role} {layer}:{index}', {})[signed] = text
     metric = METRICS.build(dict(type='lmhead_decode.ClampEffect'))
     metric.process(None, rows)
     effect = metric.compute_metrics(metric.results)
