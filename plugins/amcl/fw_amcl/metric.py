@@ -406,17 +406,17 @@ class ReferenceRows(_FeatureMetric):
             'random_init': 'random-init encoder',
         }
         lines = [
-            f'{"":34s} {"kNN":>6s} {str(self.kw["shots"]) + "-shot":>7s} {"linear probe":>13s}'
+            f'{"":38s} {"kNN":>6s} {str(self.kw["shots"]) + "-shot":>7s} {"linear probe":>13s}'
         ]
         for key, row in rows.items():
             lines.append(
-                f'{names[key]:34s} {row["knn"]:6.3f} {row["fewshot"]:7.3f} {row["probe"]:13.3f}'
+                f'{names[key]:38s} {row["knn"]:6.3f} {row["fewshot"]:7.3f} {row["probe"]:13.3f}'
             )
         for name, row in self.expected.items():
             note = f'  ({row["note"]})' if row.get('note') else ''
             label = row.get('label', name) + ' (expected)'
             lines.append(
-                f'{label:34s} {row["knn"]:6.3f} {row["fewshot"]:7.3f} {row["probe"]:13.3f}{note}'
+                f'{label:38s} {row["knn"]:6.3f} {row["fewshot"]:7.3f} {row["probe"]:13.3f}{note}'
             )
         print_log(
             f'frozen backbone features, {int((~is_train).sum())} test images:\n' + '\n'.join(lines),
