@@ -72,7 +72,7 @@ def test_splits_disjoint_and_deterministic():
 
 def test_real_mnist5k_if_installed():
     try:
-        from framework.data import load_mnist5k
+        from framework import load_mnist5k
 
         load_mnist5k()
     except Exception:
