@@ -160,9 +160,10 @@ def relu_metrics(seed=0, threads=1):
 def test_relu_feature_present_in_lower_layer_absent_in_higher():
     r = relu_metrics(seed=0, threads=1)
     pre, post = r['pre_weights'], r['post_weights']
-    # Measured, seeds 0-2 (the same with 1 and 2 threads where both ran): pre[2] 2.13-2.35,
-    # post[2] / pre[2] 0.046-0.066, post[2] / max(post) 0.11-0.17, sign probe pre 0.911-0.957 vs
-    # post 0.537-0.594, |x_2| R^2 on z 0.997-0.999. Margins: 0.054, 0.08, 0.11, 0.106, 0.197.
+    # Measured, seeds 0-3 (the same with 1 and 2 threads where both ran, seeds 0-2): pre[2]
+    # 2.13-2.35, post[2] / pre[2] 0.046-0.066, post[2] / max(post) 0.11-0.17, sign probe pre
+    # 0.911-0.957 vs post 0.495-0.594, |x_2| R^2 on z 0.997-0.999. Margins: 0.054, 0.08, 0.11,
+    # 0.106, 0.197.
     assert pre[2] > 0.5 and post[2] < 0.12 * pre[2]  # sign feature: in h, ~gone from z
     assert post[2] < 0.25 * max(post)
     assert r['sign_probe_pre'] > 0.8 and r['sign_probe_post'] < 0.7
