@@ -1,4 +1,6 @@
-"""``fw semicd_vl <command>``: data generation, splits, pseudo-labels, backbone conversion, comparison."""
+"""``fw semicd_vl <command>``: data generation, splits, pseudo-labels, backbone conversion,
+comparison."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +9,8 @@ import click
 
 
 def _ids(path):
-    from .datasets.splits import read_ids
+    from .data import read_ids
+
     return read_ids(path)
 
 
@@ -18,27 +21,39 @@ def _ids(path):
 @click.option('--n-test', default=100, show_default=True)
 @click.option('--size', default=64, show_default=True)
 @click.option('--seed', default=0, show_default=True)
-@click.option('--pseudo/--no-pseudo', default=True, show_default=True,
-              help='also write oracle pseudo-labels to OUT/vl_oracle/{seg,change} (toy data only)')
+@click.option(
+    '--pseudo/--no-pseudo',
+    default=True,
+    show_default=True,
+    help='also write oracle pseudo-labels to OUT/vl_oracle/{seg,change} (toy data only)',
+)
 def make_toy_cd(out, n_train, n_val, n_test, size, seed, pseudo):
     """Generate the synthetic bi-temporal building-change set (+ split files)."""
-    from .datasets.toy import make_toy_cd as make, prepare_toy
+    from .toy import make_toy_cd as make
+    from .toy import prepare_toy
+
     if pseudo:
         prepare_toy(out, n_train=n_train, n_val=n_val, n_test=n_test, size=size, seed=seed)
     else:
         make(out, n_train=n_train, n_val=n_val, n_test=n_test, size=size, seed=seed)
-    click.echo(f'wrote {out} ({n_train}/{n_val}/{n_test} pairs of {size}x{size}; splits in {out}/splits/toy)')
+    click.echo(
+        f'wrote {out} ({n_train}/{n_val}/{n_test} pairs of {size}x{size}; '
+        f'splits in {out}/splits/toy)'
+    )
 
 
 @click.command('make-splits')
 @click.option('--data-root', required=True, type=click.Path(exists=True))
 @click.option('--out', required=True, type=click.Path(), help='split folder, e.g. splits/levir')
-@click.option('--pct', 'pcts', multiple=True, default=('5%', '10%', '20%', '40%'), show_default=True)
+@click.option(
+    '--pct', 'pcts', multiple=True, default=('5%', '10%', '20%', '40%'), show_default=True
+)
 @click.option('--seed', default=0, show_default=True)
 @click.option('--train-ids', type=click.Path(exists=True), help='ids to split (default: all of A/)')
 def make_splits(data_root, out, pcts, seed, train_ids):
     """Seeded labeled/unlabeled lists: labeled = first floor(P*N) of a seeded permutation."""
-    from .datasets.splits import list_image_ids, write_splits
+    from .data import list_image_ids, write_splits
+
     ids = _ids(train_ids) if train_ids else list_image_ids(data_root)
     write_splits(out, ids, pcts, seed)
     click.echo(f'wrote {", ".join(pcts)} splits of {len(ids)} ids to {out}')
@@ -48,9 +63,11 @@ def _ceg_opts(mode, conf_plane, inst_iou_thr):
     return dict(mode=mode, conf_plane=conf_plane, inst_iou_thr=inst_iou_thr)
 
 
-_ceg_options = [click.option('--mode', type=click.Choice(['mixed', 'instance', 'pixel']), default='mixed'),
-                click.option('--conf-plane', default=0.8, show_default=True),
-                click.option('--inst-iou-thr', default=0.0, show_default=True)]
+_ceg_options = [
+    click.option('--mode', type=click.Choice(['mixed', 'instance', 'pixel']), default='mixed'),
+    click.option('--conf-plane', default=0.8, show_default=True),
+    click.option('--inst-iou-thr', default=0.0, show_default=True),
+]
 
 
 def _with_ceg(f):
@@ -63,39 +80,56 @@ def _with_ceg(f):
 @click.option('--generator', required=True, help='pkg.mod:Class or a registered name')
 @click.option('--args', 'gen_args', default='{}', help='JSON kwargs for the generator')
 @click.option('--data-root', required=True, type=click.Path(exists=True))
-@click.option('--ids', required=True, type=click.Path(exists=True), help='file with one id per line')
+@click.option(
+    '--ids', required=True, type=click.Path(exists=True), help='file with one id per line'
+)
 @click.option('--out', required=True, type=click.Path(), help='writes OUT/raw, OUT/seg, OUT/change')
 @_with_ceg
 def gen_pseudo(generator, gen_args, data_root, ids, out, mode, conf_plane, inst_iou_thr):
     """Run a PseudoLabelGenerator on A and B of every id, then CEG -> disk format (a)."""
-    from .pseudo_labels.base import load_generator
-    from .pseudo_labels.disk import generate_pseudo_labels
-    import fw_semicd_vl.registry  # noqa: F401  (registers the built-in generators)
+    from .pseudo_labels import generate_pseudo_labels
+    from .vlm import load_generator
+
     gen = load_generator(generator, gen_args)
-    generate_pseudo_labels(gen, data_root, _ids(ids), out, **_ceg_opts(mode, conf_plane, inst_iou_thr))
+    generate_pseudo_labels(
+        gen, data_root, _ids(ids), out, **_ceg_opts(mode, conf_plane, inst_iou_thr)
+    )
     click.echo(f'vl_seg_root={out}/seg vl_change_root={out}/change')
 
 
 @click.command('ceg')
-@click.option('--raw', required=True, type=click.Path(exists=True), help='raw generator output root')
+@click.option(
+    '--raw', required=True, type=click.Path(exists=True), help='raw generator output root'
+)
 @click.option('--ids', required=True, type=click.Path(exists=True))
 @click.option('--out', required=True, type=click.Path())
-@click.option('--foreground', default='0,1', show_default=True, help='prompt indices meaning building')
+@click.option(
+    '--foreground', default='0,1', show_default=True, help='prompt indices meaning building'
+)
 @_with_ceg
 def ceg(raw, ids, out, foreground, mode, conf_plane, inst_iou_thr):
     """Raw per-date probabilities + instances -> OUT/seg/{A,B}/<id>, OUT/change/<id>."""
-    from .pseudo_labels.disk import ceg_from_raw
+    from .pseudo_labels import ceg_from_raw
+
     fg = tuple(int(v) for v in foreground.split(','))
-    ceg_from_raw(raw, _ids(ids), f'{out}/seg', f'{out}/change', fg,
-                 **_ceg_opts(mode, conf_plane, inst_iou_thr))
+    ceg_from_raw(
+        raw,
+        _ids(ids),
+        f'{out}/seg',
+        f'{out}/change',
+        fg,
+        **_ceg_opts(mode, conf_plane, inst_iou_thr),
+    )
     click.echo(f'vl_seg_root={out}/seg vl_change_root={out}/change')
 
 
 def eval_pseudo_labels(data_root, vl_change_root, ids):
     import cv2
     import numpy as np
-    from .datasets.transforms import map_cd_label, read_map
-    from .evaluation.cd_metric import cd_scores, confusion
+
+    from .metric import cd_scores, confusion
+    from .transforms import map_cd_label, read_map
+
     cm = np.zeros((2, 2), np.int64)
     for i in ids:
         gt = map_cd_label(read_map(f'{data_root}/label/{i}', 'change label'))
@@ -112,8 +146,14 @@ def eval_pseudo_labels(data_root, vl_change_root, ids):
 @click.option('--ids', required=True, type=click.Path(exists=True))
 def eval_pseudo(data_root, vl_change_root, ids):
     """Score VLM change maps (255 -> 0) against ground truth: the unsupervised CEG result."""
-    click.echo(json.dumps({k: round(v, 2) for k, v in eval_pseudo_labels(
-        data_root, vl_change_root, _ids(ids)).items()}))
+    click.echo(
+        json.dumps(
+            {
+                k: round(v, 2)
+                for k, v in eval_pseudo_labels(data_root, vl_change_root, _ids(ids)).items()
+            }
+        )
+    )
 
 
 @click.command('convert-backbone')
@@ -121,8 +161,10 @@ def eval_pseudo(data_root, vl_change_root, ids):
 @click.argument('dst', type=click.Path())
 @click.option('--depth', default=50, show_default=True)
 def convert_backbone(src, dst, depth):
-    """Map a deep-stem ResNet state dict (UniMatch resnet50.pth) onto mmseg ResNetV1c by position."""
+    """Map a deep-stem ResNet state dict (UniMatch resnet50.pth) onto mmseg ResNetV1c by
+    position."""
     from .convert import convert_file
+
     n = convert_file(src, dst, depth)
     click.echo(f'wrote {dst} ({n} tensors)')
 
@@ -133,10 +175,27 @@ def convert_backbone(src, dst, depth):
 @click.option('--work-dir', default='work_dirs/semicd_vl_compare', show_default=True)
 @click.option('--data-root', default='data/semicd_vl_toy', show_default=True)
 @click.option('--methods', default='supervised,fixmatch,semicd_vl', show_default=True)
-@click.option('--bn-recal', is_flag=True, help='also test after re-estimating BN statistics on weak '
-              'unlabeled views (diagnostic; no labels used)')
+@click.option(
+    '--bn-recal',
+    is_flag=True,
+    help='also test after re-estimating BN statistics on weak '
+    'unlabeled views (diagnostic; no labels used)',
+)
 def compare(seeds, iters, work_dir, data_root, methods, bn_recal):
-    """Supervised-only vs FixMatch vs SemiCD-VL on the toy 5 % set, equal iterations, several seeds."""
-    from .compare import run_compare
-    click.echo(json.dumps(run_compare(seeds=seeds, iters=iters, work_dir=work_dir, data_root=data_root,
-                                      methods=methods.split(','), bn_recal=bn_recal), indent=1))
+    """Supervised-only vs FixMatch vs SemiCD-VL on the toy 5 % set, equal iterations, several
+    seeds."""
+    from .bench import run_compare
+
+    click.echo(
+        json.dumps(
+            run_compare(
+                seeds=seeds,
+                iters=iters,
+                work_dir=work_dir,
+                data_root=data_root,
+                methods=methods.split(','),
+                bn_recal=bn_recal,
+            ),
+            indent=1,
+        )
+    )

@@ -1,4 +1,5 @@
-"""CEG rule on hand-made masks, disk format, generator interface, oracle guard (spec §7 check 9)."""
+"""CEG rule on hand-made masks, disk format, generator interface, oracle guard."""
+
 import os
 import sys
 
@@ -8,9 +9,9 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 
-from fw_semicd_vl.errors import FwError  # noqa: E402
-from fw_semicd_vl.pseudo_labels.base import VLMOutput, load_generator  # noqa: E402
-from fw_semicd_vl.pseudo_labels.ceg import ceg, mask_iou, single_date_label  # noqa: E402
+from framework import FwError  # noqa: E402
+from fw_semicd_vl.ceg import ceg, mask_iou, single_date_label  # noqa: E402
+from fw_semicd_vl.vlm import VLMOutput, load_generator  # noqa: E402
 
 HW = (12, 12)
 
@@ -22,7 +23,8 @@ def box(y0, x0, y1, x1):
 
 
 def out(*masks, unsure=()):
-    """6 planes (house, building, road, grass, tree, water): building 0.9 on masks, grass 0.9 elsewhere."""
+    """6 planes (house, building, road, grass, tree, water): building 0.9 on masks, grass 0.9
+    elsewhere."""
     p = np.full((6,) + HW, 0.02, np.float32)
     fg = np.zeros(HW, bool)
     for m in masks:
@@ -35,10 +37,10 @@ def out(*masks, unsure=()):
 
 def test_single_date_label_conf_plane_and_ties():
     p = np.zeros((6, 1, 4), np.float32)
-    p[0, 0, 0] = 0.9   # house -> building
-    p[3, 0, 1] = 0.9   # grass -> 0
+    p[0, 0, 0] = 0.9  # house -> building
+    p[3, 0, 1] = 0.9  # grass -> 0
     p[1, 0, 2] = 0.79  # below 0.8 -> constant plane wins -> 255
-    p[1, 0, 3] = 0.8   # tie with the constant plane: the class wins
+    p[1, 0, 3] = 0.8  # tie with the constant plane: the class wins
     np.testing.assert_array_equal(single_date_label(p)[0], [1, 0, 255, 1])
 
 
@@ -92,13 +94,15 @@ def test_mask_iou_matches_pycocotools():
 
 
 def test_gen_pseudo_end_to_end_equals_direct_ceg(tmp_path):
-    from fw_semicd_vl.datasets.toy import make_toy_cd
-    from fw_semicd_vl.datasets.transforms import read_rgb
-    from fw_semicd_vl.pseudo_labels.disk import DiskPseudoLabels, generate_pseudo_labels
+    from fw_semicd_vl.pseudo_labels import DiskPseudoLabels, generate_pseudo_labels
+    from fw_semicd_vl.toy import make_toy_cd
+    from fw_semicd_vl.transforms import read_rgb
+
     root = tmp_path / 'toy'
     make_toy_cd(root, n_train=6, n_val=0, n_test=2, size=32, pcts=('50%',))
-    gen = load_generator('fw_semicd_vl.pseudo_labels.oracle:SyntheticOracleGenerator',
-                         f'{{"data_root": "{root}"}}')
+    gen = load_generator(
+        'fw_semicd_vl.oracle:SyntheticOracleGenerator', f'{{"data_root": "{root}"}}'
+    )
     ids = ['train_0.png', 'train_3.png']
     generate_pseudo_labels(gen, str(root), ids, tmp_path / 'vl')
     disk = DiskPseudoLabels(tmp_path / 'vl' / 'seg', tmp_path / 'vl' / 'change')
@@ -115,14 +119,16 @@ def test_gen_pseudo_end_to_end_equals_direct_ceg(tmp_path):
 
 
 def test_oracle_refuses_real_data(tmp_path):
-    from fw_semicd_vl.pseudo_labels.oracle import SyntheticOracleGenerator
+    from fw_semicd_vl.oracle import SyntheticOracleGenerator
+
     (tmp_path / 'A').mkdir()
     with pytest.raises(FwError, match='reads ground truth'):
         SyntheticOracleGenerator(str(tmp_path))
 
 
 def test_disk_roundtrip_and_png_values(tmp_path):
-    from fw_semicd_vl.pseudo_labels.disk import DiskPseudoLabels
+    from fw_semicd_vl.pseudo_labels import DiskPseudoLabels
+
     d = DiskPseudoLabels(tmp_path / 's', tmp_path / 'c')
     m = np.array([[0, 1], [255, 1]], np.uint8)
     d.write('x.png', m, m, m)
@@ -131,27 +137,56 @@ def test_disk_roundtrip_and_png_values(tmp_path):
 
 def test_cli_gen_pseudo_ceg_eval_and_splits(tmp_path):
     from click.testing import CliRunner
+
     from fw_semicd_vl import commands
-    from fw_semicd_vl.datasets.toy import make_toy_cd
+    from fw_semicd_vl.toy import make_toy_cd
+
     root = tmp_path / 'toy'
     make_toy_cd(root, n_train=8, n_val=0, n_test=2, size=32, pcts=('50%',))
     ids = root / 'splits' / 'toy' / '50%' / 'labeled.txt'
     r = CliRunner()
-    res = r.invoke(commands.gen_pseudo, ['--generator', 'SyntheticOracleGenerator', '--args',
-                                         f'{{"data_root": "{root}"}}', '--data-root', str(root), '--ids',
-                                         str(ids), '--out', str(tmp_path / 'vl')])
+    res = r.invoke(
+        commands.gen_pseudo,
+        [
+            '--generator',
+            'fw_semicd_vl.oracle:SyntheticOracleGenerator',
+            '--args',
+            f'{{"data_root": "{root}"}}',
+            '--data-root',
+            str(root),
+            '--ids',
+            str(ids),
+            '--out',
+            str(tmp_path / 'vl'),
+        ],
+    )
     assert res.exit_code == 0, res.output
-    res = r.invoke(commands.ceg, ['--raw', str(tmp_path / 'vl' / 'raw'), '--ids', str(ids), '--out',
-                                  str(tmp_path / 'vl2')])
+    res = r.invoke(
+        commands.ceg,
+        ['--raw', str(tmp_path / 'vl' / 'raw'), '--ids', str(ids), '--out', str(tmp_path / 'vl2')],
+    )
     assert res.exit_code == 0, res.output
     for i in ids.read_text().split():
         a = cv2.imread(str(tmp_path / 'vl' / 'change' / i), cv2.IMREAD_UNCHANGED)
         b = cv2.imread(str(tmp_path / 'vl2' / 'change' / i), cv2.IMREAD_UNCHANGED)
         np.testing.assert_array_equal(a, b)
-    res = r.invoke(commands.eval_pseudo, ['--data-root', str(root), '--vl-change-root',
-                                          str(tmp_path / 'vl' / 'change'), '--ids', str(ids)])
+    res = r.invoke(
+        commands.eval_pseudo,
+        [
+            '--data-root',
+            str(root),
+            '--vl-change-root',
+            str(tmp_path / 'vl' / 'change'),
+            '--ids',
+            str(ids),
+        ],
+    )
     assert res.exit_code == 0 and '"IoU_c"' in res.output, res.output
-    res = r.invoke(commands.make_splits, ['--data-root', str(root), '--out', str(tmp_path / 'sp'),
-                                          '--pct', '25%', '--seed', '1'])
+    res = r.invoke(
+        commands.make_splits,
+        ['--data-root', str(root), '--out', str(tmp_path / 'sp'), '--pct', '25%', '--seed', '1'],
+    )
     assert res.exit_code == 0, res.output
-    assert len((tmp_path / 'sp' / '25%' / 'labeled.txt').read_text().split()) == 2  # 25 % of 10 ids in A/
+    assert (
+        len((tmp_path / 'sp' / '25%' / 'labeled.txt').read_text().split()) == 2
+    )  # 25 % of 10 ids in A/

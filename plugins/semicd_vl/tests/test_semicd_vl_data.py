@@ -1,4 +1,5 @@
-"""Data layer: paired-transform alignment, label mapping, splits, loaders (spec §7 checks 1-2)."""
+"""Data layer: paired-transform alignment, label mapping, splits, loaders."""
+
 import os
 import sys
 
@@ -8,10 +9,14 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 
-from fw_semicd_vl.datasets import transforms as T  # noqa: E402
-from fw_semicd_vl.datasets.bitemporal import BiTemporalCDDataset  # noqa: E402
-from fw_semicd_vl.datasets.splits import make_splits, read_ids, write_splits  # noqa: E402
-from fw_semicd_vl.errors import FwError  # noqa: E402
+from framework import FwError  # noqa: E402
+from fw_semicd_vl import transforms as T  # noqa: E402
+from fw_semicd_vl.data import (  # noqa: E402
+    BiTemporalCDDataset,  # noqa: E402
+    make_splits,
+    read_ids,
+    write_splits,
+)
 
 H, W, S = 60, 100, 64
 MAPS = ('gt', 'ignore', 'vl_a', 'vl_b', 'vl_change')
@@ -20,9 +25,16 @@ MAPS = ('gt', 'ignore', 'vl_a', 'vl_b', 'vl_change')
 def coded():
     yy, xx = np.mgrid[:H, :W]
     a = np.stack([xx * 2, yy * 3, np.full_like(xx, 50)], -1).astype(np.uint8)
-    r = dict(img_a=a, img_b=a[..., [1, 0, 2]].copy(), gt=xx.astype(np.uint8), vl_a=yy.astype(np.uint8),
-             vl_b=xx.astype(np.uint8), vl_change=yy.astype(np.uint8), ignore=np.zeros((H, W), np.uint8),
-             seg_fields=list(MAPS))
+    r = dict(
+        img_a=a,
+        img_b=a[..., [1, 0, 2]].copy(),
+        gt=xx.astype(np.uint8),
+        vl_a=yy.astype(np.uint8),
+        vl_b=xx.astype(np.uint8),
+        vl_change=yy.astype(np.uint8),
+        ignore=np.zeros((H, W), np.uint8),
+        seg_fields=list(MAPS),
+    )
     return r
 
 
@@ -44,11 +56,16 @@ def check_aligned(r):
     assert np.abs(a[..., 1][v] / 3 - r['vl_a'][v]).max() <= 1.5
 
 
-@pytest.mark.parametrize('tf', [T.JointRandomRescale(), T.JointRandomCrop(S), T.JointRandomFlip(),
-                                'weak'])
+@pytest.mark.parametrize(
+    'tf', [T.JointRandomRescale(), T.JointRandomCrop(S), T.JointRandomFlip(), 'weak']
+)
 def test_alignment_200_draws(tf):
     np.random.seed(0)
-    pipe = [T.JointRandomRescale(), T.JointRandomCrop(S), T.JointRandomFlip()] if tf == 'weak' else [tf]
+    pipe = (
+        [T.JointRandomRescale(), T.JointRandomCrop(S), T.JointRandomFlip()]
+        if tf == 'weak'
+        else [tf]
+    )
     flipped = padded = 0
     for _ in range(200):
         r = coded()
@@ -86,7 +103,7 @@ def test_cutmix_box_distribution():
     assert 150 < len(on) < 250
     for b in on:
         ys, xs = np.nonzero(b)
-        assert b[ys.min():ys.max() + 1, xs.min():xs.max() + 1].all()  # one rectangle
+        assert b[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].all()  # one rectangle
         assert 0.015 * 64 * 64 <= b.sum() <= 0.41 * 64 * 64
 
 
@@ -98,21 +115,29 @@ def _write_set(root, n=4, label_values=(0, 255)):
     for i in ids:
         cv2.imwrite(os.path.join(root, 'A', i), rng.randint(0, 255, (32, 32, 3), np.uint8))
         cv2.imwrite(os.path.join(root, 'B', i), rng.randint(0, 255, (32, 32, 3), np.uint8))
-        cv2.imwrite(os.path.join(root, 'label', i), rng.choice(label_values, (32, 32)).astype(np.uint8))
+        cv2.imwrite(
+            os.path.join(root, 'label', i), rng.choice(label_values, (32, 32)).astype(np.uint8)
+        )
     return ids
 
 
 def test_label_mapping_strict_threshold_and_3channel(tmp_path):
     ids = _write_set(str(tmp_path))
-    ds = BiTemporalCDDataset(str(tmp_path), ids=ids, mode='test',
-                             pipeline=[T.LoadBiTemporalImages(), T.LoadCDLabel(), T.PackBiTemporalInputs()])
+    ds = BiTemporalCDDataset(
+        str(tmp_path),
+        ids=ids,
+        mode='test',
+        pipeline=[T.LoadBiTemporalImages(), T.LoadCDLabel(), T.PackBiTemporalInputs()],
+    )
     s = ds[0]
     raw = cv2.imread(str(tmp_path / 'label' / ids[0]), 0)
     assert set(np.unique(s['gt'].numpy())) <= {0, 1}
     np.testing.assert_array_equal(s['gt'].numpy(), (raw == 255).astype(int))
     # RGB order: loader converts cv2's BGR
-    np.testing.assert_array_equal(s['img'][:3].permute(1, 2, 0).numpy().astype(np.uint8),
-                                  cv2.imread(str(tmp_path / 'A' / ids[0]))[..., ::-1])
+    np.testing.assert_array_equal(
+        s['img'][:3].permute(1, 2, 0).numpy().astype(np.uint8),
+        cv2.imread(str(tmp_path / 'A' / ids[0]))[..., ::-1],
+    )
     bad = raw.copy()
     bad[0, 0] = 128
     cv2.imwrite(str(tmp_path / 'label' / ids[1]), bad)
@@ -126,10 +151,21 @@ def test_label_mapping_strict_threshold_and_3channel(tmp_path):
 def test_unlabeled_never_reads_label(tmp_path):
     ids = _write_set(str(tmp_path))
     import shutil
+
     shutil.rmtree(tmp_path / 'label')
-    ds = BiTemporalCDDataset(str(tmp_path), ids=ids, mode='unlabeled', num_samples=10,
-                             pipeline=[T.LoadBiTemporalImages(), T.JointRandomCrop(40), T.StrongPhotometric(),
-                                       T.CutMixBox(), T.PackBiTemporalInputs()])
+    ds = BiTemporalCDDataset(
+        str(tmp_path),
+        ids=ids,
+        mode='unlabeled',
+        num_samples=10,
+        pipeline=[
+            T.LoadBiTemporalImages(),
+            T.JointRandomCrop(40),
+            T.StrongPhotometric(),
+            T.CutMixBox(),
+            T.PackBiTemporalInputs(),
+        ],
+    )
     assert len(ds) == 10 and ds.ids[4] == ids[0]
     s = ds[0]
     assert 'gt' not in s and s['img_s'].shape == (6, 40, 40)
@@ -139,9 +175,14 @@ def test_unlabeled_never_reads_label(tmp_path):
 
 def test_vl_missing_file_names_path(tmp_path):
     ids = _write_set(str(tmp_path))
-    ds = BiTemporalCDDataset(str(tmp_path), ids=ids, mode='labeled', vl_seg_root=str(tmp_path / 'vl'),
-                             vl_change_root=str(tmp_path / 'vlc'),
-                             pipeline=[T.LoadBiTemporalImages(), T.LoadVLPseudoLabels()])
+    ds = BiTemporalCDDataset(
+        str(tmp_path),
+        ids=ids,
+        mode='labeled',
+        vl_seg_root=str(tmp_path / 'vl'),
+        vl_change_root=str(tmp_path / 'vlc'),
+        pipeline=[T.LoadBiTemporalImages(), T.LoadVLPseudoLabels()],
+    )
     with pytest.raises(FwError, match=str(tmp_path / 'vl' / 'A' / ids[0])):
         ds[0]
 
@@ -154,5 +195,5 @@ def test_splits(tmp_path):
     write_splits(tmp_path / 'splits' / 'toy', ids, test_ids=ids[:5])
     assert read_ids(tmp_path / 'splits' / 'toy' / '40%' / 'labeled.txt').__len__() == 160
     assert read_ids(tmp_path / 'splits' / 'toy' / 'test.txt') == ids[:5]
-    # LEVIR-CD-256 5 %: 356 / 6764 (spec table)
+    # LEVIR-CD-256 5 %: 356 / 6764 (the LEVIR-CD-256 split files)
     assert [len(v) for v in make_splits([f'{i}' for i in range(7120)], '5%')] == [356, 6764]

@@ -1,4 +1,5 @@
-"""Losses, FixMatch mask, loss composition, λ schedule, distance modes, metric (spec §7 checks 3-5, 8)."""
+"""Losses, FixMatch mask, loss composition, λ schedule, distance modes, metric."""
+
 import os
 import sys
 
@@ -9,16 +10,22 @@ import torch.nn as nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 
-from fw_semicd_vl.evaluation.cd_metric import ChangeDetectionMetric, cd_scores, confusion  # noqa: E402
-from fw_semicd_vl.models.losses import bcl_loss, masked_ce  # noqa: E402
-from fw_semicd_vl.models.segmentor import SemiCDVL, feature_distance  # noqa: E402
+from fw_semicd_vl.loss import bcl_loss, masked_ce  # noqa: E402
+from fw_semicd_vl.metric import ChangeDetectionMetric, cd_scores, confusion  # noqa: E402
+from fw_semicd_vl.model import SemiCDVL, feature_distance  # noqa: E402
 
 
 class Tiny(nn.Module):
     def __init__(self, c=8):
         super().__init__()
-        self.c = nn.ModuleList([nn.Conv2d(3, c, 3, 4, 1), nn.Conv2d(c, c, 3, 2, 1),
-                                nn.Conv2d(c, c, 3, 2, 1), nn.Conv2d(c, c, 3, 1, 1)])
+        self.c = nn.ModuleList(
+            [
+                nn.Conv2d(3, c, 3, 4, 1),
+                nn.Conv2d(c, c, 3, 2, 1),
+                nn.Conv2d(c, c, 3, 2, 1),
+                nn.Conv2d(c, c, 3, 1, 1),
+            ]
+        )
 
     def forward(self, x):
         out = []
@@ -29,8 +36,12 @@ class Tiny(nn.Module):
 
 
 def model(**kw):
-    return SemiCDVL(Tiny(), dict(in_channels=[8] * 4, channels=8, vl_classes=2),
-                    aux_head=dict(in_channels=[8] * 4, channels=8), **kw)
+    return SemiCDVL(
+        Tiny(),
+        dict(in_channels=[8] * 4, channels=8, vl_classes=2),
+        aux_head=dict(in_channels=[8] * 4, channels=8),
+        **kw,
+    )
 
 
 def ce_np(logits, target):
@@ -43,7 +54,7 @@ def ce_np(logits, target):
 
 def bcl_none_np(d, t, m=2.0):
     v = t != 255
-    return np.where(v & (t == 0), d ** 2, 0) + np.where(v & (t == 1), np.maximum(0, m - d) ** 2, 0)
+    return np.where(v & (t == 0), d**2, 0) + np.where(v & (t == 1), np.maximum(0, m - d) ** 2, 0)
 
 
 def test_bcl_hand_values():
@@ -58,22 +69,29 @@ def test_ce_all_vs_mean_differ_by_valid_fraction():
     logits, t = torch.randn(2, 2, 5, 5), torch.randint(0, 2, (2, 5, 5))
     t[0, :2] = 255
     frac = (t != 255).float().mean()
-    torch.testing.assert_close(masked_ce(logits, t, 'mean_all'), masked_ce(logits, t, 'mean') * frac)
-    torch.testing.assert_close(masked_ce(logits, t, 'mean'), nn.functional.cross_entropy(logits, t, ignore_index=255))
+    torch.testing.assert_close(
+        masked_ce(logits, t, 'mean_all'), masked_ce(logits, t, 'mean') * frac
+    )
+    torch.testing.assert_close(
+        masked_ce(logits, t, 'mean'), nn.functional.cross_entropy(logits, t, ignore_index=255)
+    )
 
 
 def test_fixmatch_mask_exact():
-    """1×4×4 map: confidences 0.949 / 0.951 and one padded pixel; only confident unpadded pixels count,
+    """1×4×4 map: confidences 0.949 / 0.951 and one padded pixel; only confident unpadded pixels
+    count,
     the denominator is Σ valid (15)."""
     m = model(semi_mode='fixmatch')
     conf = torch.full((1, 4, 4), 0.949)
-    conf[0, ::2] = 0.951          # rows 0 and 2 confident (8 px)
+    conf[0, ::2] = 0.951  # rows 0 and 2 confident (8 px)
     ign = torch.zeros(1, 4, 4, dtype=torch.long)
-    ign[0, 0, 0] = 255            # a confident but padded pixel
+    ign[0, 0, 0] = 255  # a confident but padded pixel
     torch.manual_seed(1)
     pred_s, pl_s = torch.randn(1, 2, 4, 4), torch.randint(0, 2, (1, 4, 4))
     pred_x, gt_x = torch.randn(1, 2, 4, 4), torch.randint(0, 2, (1, 4, 4))
-    out = m.compose_losses(dict(pred_x=pred_x, gt_x=gt_x, pred_s=pred_s, pl_s=pl_s, conf_s=conf, ign_s=ign))
+    out = m.compose_losses(
+        dict(pred_x=pred_x, gt_x=gt_x, pred_s=pred_s, pl_s=pl_s, conf_s=conf, ign_s=ign)
+    )
     ce = ce_np(pred_s.numpy(), pl_s.numpy())[0]
     keep = np.zeros((4, 4), bool)
     keep[::2] = True
@@ -103,8 +121,15 @@ def fixed_tensors(n=2, h=6, seed=0):
         x = x.clone()
         x[:, 0, :3] = 255
         return x
-    t = dict(pred_x=r(n, 2, h, h), gt_x=with255(lab()), pred_s=r(n, 2, h, h), pl_s=lab(),
-             conf_s=torch.rand(n, h, h, generator=g) * 0.1 + 0.9, ign_s=with255(torch.zeros(n, h, h).long()))
+
+    t = dict(
+        pred_x=r(n, 2, h, h),
+        gt_x=with255(lab()),
+        pred_s=r(n, 2, h, h),
+        pl_s=lab(),
+        conf_s=torch.rand(n, h, h, generator=g) * 0.1 + 0.9,
+        ign_s=with255(torch.zeros(n, h, h).long()),
+    )
     for k in ('vl', 'seg_a', 'seg_b'):
         for s in 'xws':
             t[f'{k}_{s}'] = r(n, 2, h, h)
@@ -131,14 +156,20 @@ def test_loss_composition_against_hand_formula():
         l_s = (ce_np(a['pred_s'], a['pl_s']) * keep).sum() / valid.sum()
         dx, gx = a['d_x'], a['gt_x']
         v = gx != 255
-        l_cx = ((dx ** 2) * v * (gx == 0)).sum() / ((v * (gx == 0)).sum() + 1e-4) + \
-            ((np.maximum(0, 2 - dx) ** 2) * v * (gx == 1)).sum() / ((v * (gx == 1)).sum() + 1e-4)
+        l_cx = ((dx**2) * v * (gx == 0)).sum() / ((v * (gx == 0)).sum() + 1e-4) + (
+            (np.maximum(0, 2 - dx) ** 2) * v * (gx == 1)
+        ).sum() / ((v * (gx == 1)).sum() + 1e-4)
         l_cs = (bcl_none_np(a['d_s'], a['pl_s']) * keep).sum() / valid.sum()
-        vl = mean(a['vl_x'], a['vl_change_x']) + allm(a['vl_s'], a['vl_change_s']) + \
-            allm(a['vl_w'], a['vl_change_w'])
-        seg = 0.5 * (mean(a['seg_a_x'], a['vl_a_x']) + mean(a['seg_b_x'], a['vl_b_x'])) + \
-            0.5 * (allm(a['seg_a_s'], a['vl_a_s']) + allm(a['seg_b_s'], a['vl_b_s'])) + \
-            0.5 * (allm(a['seg_a_w'], a['vl_a_w']) + allm(a['seg_b_w'], a['vl_b_w']))
+        vl = (
+            mean(a['vl_x'], a['vl_change_x'])
+            + allm(a['vl_s'], a['vl_change_s'])
+            + allm(a['vl_w'], a['vl_change_w'])
+        )
+        seg = (
+            0.5 * (mean(a['seg_a_x'], a['vl_a_x']) + mean(a['seg_b_x'], a['vl_b_x']))
+            + 0.5 * (allm(a['seg_a_s'], a['vl_a_s']) + allm(a['seg_b_s'], a['vl_b_s']))
+            + 0.5 * (allm(a['seg_a_w'], a['vl_a_w']) + allm(a['seg_b_w'], a['vl_b_w']))
+        )
         hand = 0.5 * (l_x + l_s) + 0.1 * 0.5 * (l_cx + l_cs) + lam / 6 * (vl + seg)
         assert got == pytest.approx(hand, rel=1e-5), (it, got, hand)
     m.semi_mode = 'fixmatch'
@@ -159,23 +190,30 @@ def test_semi_forward_cutmix_one_box_for_images_and_all_targets():
         r = real(img, aux, dist)
         outs.append((m.training, r['pred'].detach().clone()))
         return r
+
     m.forward_all = spy
 
     def batch(strong):
-        d = dict(img=torch.rand(n, 6, h, h) * 255, gt=torch.randint(0, 2, (n, h, h)),
-                 ignore=torch.randint(0, 2, (n, h, h)) * 255,
-                 **{k: torch.randint(0, 2, (n, h, h)) for k in ('vl_a', 'vl_b', 'vl_change')})
+        d = dict(
+            img=torch.rand(n, 6, h, h) * 255,
+            gt=torch.randint(0, 2, (n, h, h)),
+            ignore=torch.randint(0, 2, (n, h, h)) * 255,
+            **{k: torch.randint(0, 2, (n, h, h)) for k in ('vl_a', 'vl_b', 'vl_change')},
+        )
         if strong:
             d['img_s'] = torch.rand(n, 6, h, h) * 255
             d['cutmix_box'] = torch.zeros(n, h, h, dtype=torch.long)
             d['cutmix_box'][:, 3:9, 5:12] = 1
         return d
+
     x, u, o = batch(False), batch(True), batch(True)
     m.train()
     t = m.semi_forward(x, u, o)
     box = u['cutmix_box'] == 1
     exp_s = torch.where(box.unsqueeze(1), m.normalize(o['img_s']), m.normalize(u['img_s']))
-    torch.testing.assert_close(seen[-1], exp_s)  # both dates (all 6 channels) take o inside the one box
+    torch.testing.assert_close(
+        seen[-1], exp_s
+    )  # both dates (all 6 channels) take o inside the one box
     for k in ('vl_change', 'vl_a', 'vl_b'):
         torch.testing.assert_close(t[f'{k}_s'], torch.where(box, o[k], u[k]))
     torch.testing.assert_close(t['ign_s'], torch.where(box, o['ignore'], u['ignore']))
@@ -192,7 +230,9 @@ def test_distance_modes():
     qa, qb = torch.randn(2, 5, 3, 4), torch.randn(2, 5, 3, 4)  # C=5, h=3, w=4: the two maps differ
     d = feature_distance(qa, qb, (3, 4), 'per_pixel')
     torch.testing.assert_close(d, (qa - qb).pow(2).sum(1).sqrt(), atol=1e-4, rtol=1e-4)
-    off = feature_distance(qa, qb, (5, 3), 'official')  # (channel,row) map at its own size: no stretch
+    off = feature_distance(
+        qa, qb, (5, 3), 'official'
+    )  # (channel,row) map at its own size: no stretch
     torch.testing.assert_close(off, (qa - qb + 1e-6).pow(2).sum(3).sqrt(), atol=1e-5, rtol=1e-5)
     assert feature_distance(qa, qb, (12, 16), 'official').shape == (2, 12, 16)
     assert model().dist_mode == 'per_pixel'
@@ -203,7 +243,9 @@ def test_metric_hand_and_identity():
     pred, gt = rng.randint(0, 2, (3, 20, 20)), rng.randint(0, 2, (3, 20, 20))
     gt[:, :2] = 255
     m = ChangeDetectionMetric()
-    m.process(None, [dict(pred=torch.from_numpy(p), gt=torch.from_numpy(g)) for p, g in zip(pred, gt)])
+    m.process(
+        None, [dict(pred=torch.from_numpy(p), gt=torch.from_numpy(g)) for p, g in zip(pred, gt)]
+    )
     s = m.compute_metrics(m.results)
     v = gt != 255
     tp = ((pred == 1) & (gt == 1)).sum()
@@ -221,6 +263,7 @@ def test_metric_hand_and_identity():
 def test_metric_equals_mmseg_iou_metric():
     pytest.importorskip('mmseg.evaluation')
     from mmseg.evaluation import IoUMetric
+
     rng = np.random.RandomState(1)
     pred, gt = rng.randint(0, 2, (4, 16, 16)), rng.randint(0, 2, (4, 16, 16))
     gt[:, 0] = 255
@@ -229,8 +272,16 @@ def test_metric_equals_mmseg_iou_metric():
     s = ours.compute_metrics(ours.results)
     ref = IoUMetric(iou_metrics=['mIoU', 'mFscore'])
     ref.dataset_meta = dict(classes=('unchanged', 'changed'))
-    ref.process(None, [dict(pred_sem_seg=dict(data=torch.from_numpy(p)[None]),
-                            gt_sem_seg=dict(data=torch.from_numpy(g)[None])) for p, g in zip(pred, gt)])
+    ref.process(
+        None,
+        [
+            dict(
+                pred_sem_seg=dict(data=torch.from_numpy(p)[None]),
+                gt_sem_seg=dict(data=torch.from_numpy(g)[None]),
+            )
+            for p, g in zip(pred, gt)
+        ],
+    )
     res = ref.compute_metrics(ref.results)
     assert s['mIoU'] == pytest.approx(res['mIoU'], abs=0.01)
     assert s['OA'] == pytest.approx(res['aAcc'], abs=0.01)
@@ -242,13 +293,17 @@ def test_strong_bn_update_option_keeps_running_stats():
     n, h = 2, 16
 
     def batch(strong):
-        d = dict(img=torch.rand(n, 6, h, h) * 255, gt=torch.randint(0, 2, (n, h, h)),
-                 ignore=torch.zeros(n, h, h, dtype=torch.long),
-                 **{k: torch.randint(0, 2, (n, h, h)) for k in ('vl_a', 'vl_b', 'vl_change')})
+        d = dict(
+            img=torch.rand(n, 6, h, h) * 255,
+            gt=torch.randint(0, 2, (n, h, h)),
+            ignore=torch.zeros(n, h, h, dtype=torch.long),
+            **{k: torch.randint(0, 2, (n, h, h)) for k in ('vl_a', 'vl_b', 'vl_change')},
+        )
         if strong:
             d['img_s'] = torch.rand(n, 6, h, h) * 255
             d['cutmix_box'] = torch.zeros(n, h, h, dtype=torch.long)
         return d
+
     bn = m.decode_head.fuse.bn
     calls = []
     real = m.forward_all
@@ -257,9 +312,10 @@ def test_strong_bn_update_option_keeps_running_stats():
         r = real(img, aux, dist)
         calls.append(bn.running_mean.clone())
         return r
+
     m.forward_all = spy
     m.train()
     m.semi_forward(batch(False), batch(True), batch(True))
-    assert not torch.equal(calls[0], calls[1])       # x ‖ u_w updates the running stats
-    assert torch.equal(calls[1], calls[2])           # the strong pair does not
+    assert not torch.equal(calls[0], calls[1])  # x ‖ u_w updates the running stats
+    assert torch.equal(calls[1], calls[2])  # the strong pair does not
     assert bn.momentum == 0.1

@@ -1,4 +1,5 @@
-"""Sizes, shapes and the mmseg backbone (spec §7 checks 6-7)."""
+"""Sizes, shapes and the mmseg backbone (ResNet-50 setting of the paper)."""
+
 import os
 import sys
 
@@ -7,9 +8,9 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 
-from fw_semicd_vl.models.light_head import LightHead  # noqa: E402
-from fw_semicd_vl.models.resnet_lite import ResNetV1cLite  # noqa: E402
-from fw_semicd_vl.models.segmentor import SemiCDVL  # noqa: E402
+from fw_semicd_vl.backbone import ResNetV1cLite  # noqa: E402
+from fw_semicd_vl.head import LightHead  # noqa: E402
+from fw_semicd_vl.model import SemiCDVL  # noqa: E402
 
 R50_CH = [256, 512, 1024, 2048]
 
@@ -22,36 +23,53 @@ def mmseg_models():
     try:
         import mmseg.models  # noqa: F401  (needs mmcv's compiled ops)
         from mmseg.models.backbones import ResNetV1c
+
         return ResNetV1c
     except Exception as e:  # noqa: BLE001
         pytest.skip(f'mmseg.models does not import here ({type(e).__name__}: {e})')
 
 
-def test_head_sizes_match_spec():
-    assert n_params(LightHead(R50_CH, 256, 2, vl_classes=2)) == 1_248_772   # change head with DPH
-    assert n_params(LightHead(R50_CH, 256, 2)) == 1_248_258                 # aux head (no h_vl)
+def test_head_sizes_match_the_paper_setting():
+    assert n_params(LightHead(R50_CH, 256, 2, vl_classes=2)) == 1_248_772  # change head with DPH
+    assert n_params(LightHead(R50_CH, 256, 2)) == 1_248_258  # aux head (no h_vl)
 
 
 def test_shapes_small():
     torch.set_num_threads(1)
     bb = ResNetV1cLite(18, stem_channels=32, base_channels=16)
     ch = [16, 32, 64, 128]
-    m = SemiCDVL(bb, dict(in_channels=ch, channels=32, vl_classes=2), aux_head=dict(in_channels=ch, channels=32))
+    m = SemiCDVL(
+        bb,
+        dict(in_channels=ch, channels=32, vl_classes=2),
+        aux_head=dict(in_channels=ch, channels=32),
+    )
     x = torch.randn(2, 6, 64, 64)
     out = m.forward_all(x, aux=True, dist=True)
     for k in ('pred', 'vl', 'seg_a', 'seg_b'):
         assert out[k].shape == (2, 2, 64, 64), k
     assert out['d'].shape == (2, 64, 64)
-    two = SemiCDVL(ResNetV1cLite(18, stem_channels=32, base_channels=16), dict(in_channels=ch, channels=32,
-                   vl_classes=2), aux_head=dict(in_channels=ch, channels=32), aux_shared=False)
-    assert n_params(two) - n_params(m) == n_params(m.aux_head)  # aux_shared=False builds a second decoder
+    two = SemiCDVL(
+        ResNetV1cLite(18, stem_channels=32, base_channels=16),
+        dict(in_channels=ch, channels=32, vl_classes=2),
+        aux_head=dict(in_channels=ch, channels=32),
+        aux_shared=False,
+    )
+    assert n_params(two) - n_params(m) == n_params(
+        m.aux_head
+    )  # aux_shared=False builds a second decoder
 
 
 def test_lite_backbone_equals_mmseg_resnetv1c():
     ResNetV1c = mmseg_models()
     torch.manual_seed(0)
-    kw = dict(depth=18, stem_channels=32, base_channels=16, strides=(1, 2, 2, 1), dilations=(1, 1, 1, 2),
-              contract_dilation=True)
+    kw = dict(
+        depth=18,
+        stem_channels=32,
+        base_channels=16,
+        strides=(1, 2, 2, 1),
+        dilations=(1, 1, 1, 2),
+        contract_dilation=True,
+    )
     ref, lite = ResNetV1c(**kw), ResNetV1cLite(**kw)
     sd_ref, sd_lite = ref.state_dict(), lite.state_dict()
     assert [(k, v.shape) for k, v in sd_ref.items()] == [(k, v.shape) for k, v in sd_lite.items()]
@@ -65,12 +83,21 @@ def test_lite_backbone_equals_mmseg_resnetv1c():
 def test_r50_sizes_and_shapes():
     ResNetV1c = mmseg_models()
     torch.set_num_threads(1)
-    bb = ResNetV1c(depth=50, stem_channels=128, strides=(1, 2, 2, 1), dilations=(1, 1, 1, 2),
-                   contract_dilation=True, style='pytorch')
+    bb = ResNetV1c(
+        depth=50,
+        stem_channels=128,
+        strides=(1, 2, 2, 1),
+        dilations=(1, 1, 1, 2),
+        contract_dilation=True,
+        style='pytorch',
+    )
     assert n_params(bb) == 23_631_808
     assert len([k for k in bb.state_dict() if not k.endswith('num_batches_tracked')]) == 275
-    m = SemiCDVL(bb, dict(in_channels=R50_CH, channels=256, vl_classes=2),
-                 aux_head=dict(in_channels=R50_CH, channels=256))
+    m = SemiCDVL(
+        bb,
+        dict(in_channels=R50_CH, channels=256, vl_classes=2),
+        aux_head=dict(in_channels=R50_CH, channels=256),
+    )
     assert n_params(m) == 26_128_838
     m.eval()
     with torch.no_grad():
@@ -81,17 +108,32 @@ def test_r50_sizes_and_shapes():
 
 def test_convert_backbone_file_275_tensors(tmp_path):
     ResNetV1c = mmseg_models()
+    from framework import FwError
     from fw_semicd_vl.convert import convert_file
-    from fw_semicd_vl.errors import FwError
-    ref = ResNetV1c(depth=50, stem_channels=128, strides=(1, 2, 2, 1), dilations=(1, 1, 1, 2),
-                    contract_dilation=True)
-    # a UniMatch-style deep-stem state dict: conv1 = Sequential(conv,bn,relu,conv,bn,relu,conv), bn1, fc
-    ren = {'stem.0': 'conv1.0', 'stem.1': 'conv1.1', 'stem.3': 'conv1.3', 'stem.4': 'conv1.4',
-           'stem.6': 'conv1.6', 'stem.7': 'bn1'}
+
+    ref = ResNetV1c(
+        depth=50,
+        stem_channels=128,
+        strides=(1, 2, 2, 1),
+        dilations=(1, 1, 1, 2),
+        contract_dilation=True,
+    )
+    # a UniMatch-style deep-stem state dict: conv1 = Sequential(conv,bn,relu,conv,bn,relu,conv),
+    # bn1, fc
+    ren = {
+        'stem.0': 'conv1.0',
+        'stem.1': 'conv1.1',
+        'stem.3': 'conv1.3',
+        'stem.4': 'conv1.4',
+        'stem.6': 'conv1.6',
+        'stem.7': 'bn1',
+    }
     src = {}
     for k, v in ref.state_dict().items():
         head = '.'.join(k.split('.')[:2])
-        src[ren.get(head, head) + k[len(head):] if head in ren else k] = torch.randn_like(v.float()).to(v.dtype)
+        src[ren.get(head, head) + k[len(head) :] if head in ren else k] = torch.randn_like(
+            v.float()
+        ).to(v.dtype)
     src['fc.weight'] = torch.randn(1000, 2048)
     torch.save(src, tmp_path / 'resnet50.pth')
     n = convert_file(tmp_path / 'resnet50.pth', tmp_path / 'out.pth', 50)

@@ -1,5 +1,7 @@
-"""Plugin wiring: manifest, registries (fw + child registries), configs, the semi loop through the Runner
+"""Plugin wiring: manifest, registries (fw + child registries), configs, the semi loop through the
+Runner
 with a tiny backbone, resume, and backbone conversion."""
+
 import json
 import os
 import sys
@@ -14,40 +16,52 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 PKG = Path(__file__).resolve().parents[1] / 'fw_semicd_vl'
 
 
-def test_manifest_matches_registry_components():
+def test_manifest_imports_and_commands():
     man = json.loads((PKG / 'manifest.json').read_text())
-    from fw_semicd_vl.registry import components
-    names = {c['name'] for c in man['components']}
-    assert names == {n for _, n, _ in components()}
     for c in man['components']:
         mod, _, attr = c['import'].partition(':')
         assert getattr(__import__(mod, fromlist=[attr]), attr).__name__ == c['name']
     from fw_semicd_vl import commands
+
     for c in man['commands']:
         assert hasattr(commands, c['import'].split(':')[1])
 
 
-def test_fw_registry_builds_qualified_names_and_child_scope():
-    pytest.importorskip('framework.plugins')
-    from framework.plugins import activate
-    from framework.registry import DATASETS, LOOPS, METRICS, MODELS
-    activate('semicd_vl')
-    from fw_semicd_vl.engine.semi_loop import SemiIterBasedTrainLoop
-    from fw_semicd_vl.models.segmentor import SemiCDVL
-    from fw_semicd_vl.registry import MODELS as OWN
+def test_fw_registry_and_mmseg_child_registries_hold_the_same_components():
+    import mmseg.registry as mmseg_reg
+
+    from framework import DATASETS, LOOPS, METRICS, MODELS, TRANSFORMS, mm_registries, mm_scope
+    from fw_semicd_vl.loop import SemiIterBasedTrainLoop
+    from fw_semicd_vl.model import SemiCDVL
+
     assert MODELS.get('semicd_vl.SemiCDVL') is SemiCDVL
     assert LOOPS.get('semicd_vl.SemiIterBasedTrainLoop') is SemiIterBasedTrainLoop
     assert METRICS.get('semicd_vl.ChangeDetectionMetric').__name__ == 'ChangeDetectionMetric'
     assert DATASETS.get('semicd_vl.BiTemporalCDDataset').__name__ == 'BiTemporalCDDataset'
-    assert OWN.scope == 'semicd_vl' and OWN.get('SemiCDVL') is SemiCDVL
-    root = OWN
-    while root.parent is not None:
-        root = root.parent
-    assert root._search_child('semicd_vl') is not None
+    own = mm_registries('semicd_vl', 'mmseg')  # made by the plugin's fw_register hook
+    assert own.MODELS.scope == 'semicd_vl' and own.MODELS.parent is mmseg_reg.MODELS
+    assert mmseg_reg.MODELS.get('semicd_vl.SemiCDVL') is SemiCDVL
+    assert mmseg_reg.LOOPS.get('semicd_vl.SemiIterBasedTrainLoop') is SemiIterBasedTrainLoop
+    assert mmseg_reg.TRANSFORMS.get('semicd_vl.CutMixBox') is TRANSFORMS.get('semicd_vl.CutMixBox')
+    # an mmseg config builds the plugin's model, with mmseg's own backbone inside it
+    from mmengine.registry import MODELS as ROOT
+
+    with mm_scope('mmseg'):
+        m = ROOT.build(
+            dict(
+                type='semicd_vl.SemiCDVL',
+                semi_mode='fixmatch',
+                backbone=dict(type='ResNetV1c', depth=18, stem_channels=16, base_channels=8),
+                decode_head=dict(in_channels=[8, 16, 32, 64], channels=8),
+            )
+        )
+    assert isinstance(m, SemiCDVL) and type(m.backbone).__name__ == 'ResNetV1c'
+    assert m.eval().forward_all(torch.zeros(1, 6, 32, 32))['pred'].shape == (1, 2, 32, 32)
 
 
 def test_all_configs_parse():
     from mmengine.config import Config
+
     cfgs = sorted((PKG / 'configs').glob('*.py'))
     assert len(cfgs) >= 28
     for p in cfgs:
@@ -57,25 +71,27 @@ def test_all_configs_parse():
         assert (c.model.aux_head is not None) == (mode == 'semicd_vl'), p.name
         if '_r50_' in p.name:
             assert c.model.backbone.depth == 50 and c.train_dataloader.labeled.batch_size == 8
-            assert 'synthetic' not in json.dumps(c.to_dict()).lower()  # the oracle never in real configs
+            assert (
+                'synthetic' not in json.dumps(c.to_dict()).lower()
+            )  # the oracle never in real configs
             assert c.param_scheduler[0].end == c.train_cfg.max_iters
     c = Config.fromfile(str(PKG / 'configs' / 'semicd_vl_r50_levir256_5pct.py'))
     assert c.train_cfg.max_iters == 67600 and c.train_cfg.val_interval == 845
 
 
 def _tiny_cfg(mode, work_dir, root, iters=4):
-    from framework.plugins import activate
-    activate('semicd_vl')
-    from fw_semicd_vl.compare import toy_config
-    from fw_semicd_vl.registry import MODELS
     from test_semicd_vl_losses import Tiny
+
+    from framework import MODELS
+    from fw_semicd_vl.bench import toy_config
 
     class TinyBB(Tiny):
         def __init__(self, **kw):
             super().__init__(8)
+
     MODELS.register_module(name='TinyTestBackbone', module=TinyBB, force=True)
     cfg = toy_config(mode, 0, iters, str(work_dir), str(root))
-    cfg.model.backbone = dict(type='semicd_vl.TinyTestBackbone')
+    cfg.model.backbone = dict(type='TinyTestBackbone')
     cfg.model.decode_head.in_channels = [8] * 4
     if cfg.model.get('aux_head'):
         cfg.model.aux_head.in_channels = [8] * 4
@@ -87,17 +103,19 @@ def _tiny_cfg(mode, work_dir, root, iters=4):
 
 @pytest.fixture(scope='module')
 def toy_root(tmp_path_factory):
-    from fw_semicd_vl.datasets.toy import prepare_toy
+    from fw_semicd_vl.toy import prepare_toy
+
     root = tmp_path_factory.mktemp('toy') / 'toy'
     prepare_toy(root, n_train=40, n_val=4, n_test=8, size=32)  # 5 % of 40 = 2 labeled
     return root
 
 
 def test_semi_loop_through_runner_and_resume(toy_root, tmp_path):
-    pytest.importorskip('framework.train')
     torch.set_num_threads(1)
-    from framework.train import build_runner
     from mmengine.config import Config
+
+    from framework import build_runner
+
     cfg = _tiny_cfg('semicd_vl', tmp_path / 'wd', toy_root, iters=4)
     seen = []
     runner = build_runner(Config(cfg.to_dict(), filename=cfg.filename))
@@ -119,9 +137,9 @@ def test_semi_loop_through_runner_and_resume(toy_root, tmp_path):
 
 @pytest.mark.parametrize('mode', ['supervised', 'fixmatch'])
 def test_baseline_configs_run(toy_root, tmp_path, mode):
-    pytest.importorskip('framework.train')
     torch.set_num_threads(1)
-    from framework.train import build_runner
+    from framework import build_runner
+
     runner = build_runner(_tiny_cfg(mode, tmp_path / mode, toy_root, iters=2))
     runner.train()
     assert runner.model.semi_mode == mode and runner.iter == 2
@@ -130,13 +148,22 @@ def test_baseline_configs_run(toy_root, tmp_path, mode):
 
 
 def test_convert_state_dict_by_position():
+    from framework import FwError
     from fw_semicd_vl.convert import convert_state_dict
-    from fw_semicd_vl.errors import FwError
-    tmpl = {'stem.0.weight': torch.zeros(4, 3, 3, 3), 'stem.1.weight': torch.zeros(4),
-            'stem.1.num_batches_tracked': torch.tensor(0), 'layer1.0.conv1.weight': torch.zeros(8, 4, 1, 1)}
-    src = {'conv1.0.weight': torch.randn(4, 3, 3, 3), 'conv1.1.weight': torch.randn(4),
-           'conv1.1.num_batches_tracked': torch.tensor(3), 'layer1.0.conv1.weight': torch.randn(8, 4, 1, 1),
-           'fc.weight': torch.randn(10, 8)}
+
+    tmpl = {
+        'stem.0.weight': torch.zeros(4, 3, 3, 3),
+        'stem.1.weight': torch.zeros(4),
+        'stem.1.num_batches_tracked': torch.tensor(0),
+        'layer1.0.conv1.weight': torch.zeros(8, 4, 1, 1),
+    }
+    src = {
+        'conv1.0.weight': torch.randn(4, 3, 3, 3),
+        'conv1.1.weight': torch.randn(4),
+        'conv1.1.num_batches_tracked': torch.tensor(3),
+        'layer1.0.conv1.weight': torch.randn(8, 4, 1, 1),
+        'fc.weight': torch.randn(10, 8),
+    }
     out = convert_state_dict(src, tmpl)
     assert list(out) == ['stem.0.weight', 'stem.1.weight', 'layer1.0.conv1.weight']
     assert torch.equal(out['stem.1.weight'], src['conv1.1.weight'])

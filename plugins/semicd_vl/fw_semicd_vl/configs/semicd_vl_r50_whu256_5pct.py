@@ -1,5 +1,6 @@
-# semicd_vl on WHU-CD-256 with 5% labels (spec §8). T = 80 epochs × ⌊5650/8⌋ = 56480 iterations.
-# Model selection: best changed-class IoU on splits/whu/val.txt (set val_dataloader.dataset.split_file to
+# semicd_vl on WHU-CD-256 with 5% labels. T = 80 epochs × ⌊5650/8⌋ = 56480 iterations.
+# Model selection: best changed-class IoU on splits/whu/val.txt (set
+# val_dataloader.dataset.split_file to
 # splits/whu/test.txt for the official select-on-test protocol, and say so when reporting).
 _base_ = ['./_base_/whu256.py']
 split = 'splits/whu/5%'
@@ -7,7 +8,10 @@ max_iters = 56480
 train_dataloader = dict(
     labeled=dict(dataset=dict(split_file=split + '/labeled.txt', num_samples=5650)),
     unlabeled=dict(dataset=dict(split_file=split + '/unlabeled.txt')),
-    mix=dict(dataset=dict(split_file=split + '/unlabeled.txt')))
+    mix=dict(dataset=dict(split_file=split + '/unlabeled.txt')),
+)
 train_cfg = dict(max_iters=max_iters, val_interval=706)
-param_scheduler = [dict(type='PolyLR', power=0.9, eta_min=0.0, by_epoch=False, begin=0, end=max_iters)]
+param_scheduler = [
+    dict(type='PolyLR', power=0.9, eta_min=0.0, by_epoch=False, begin=0, end=max_iters)
+]
 default_hooks = dict(checkpoint=dict(interval=706))

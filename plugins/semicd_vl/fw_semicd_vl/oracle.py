@@ -1,9 +1,12 @@
 """``SyntheticOracleGenerator`` -- TESTS AND CPU DEMOS ONLY.
 
-It reads the instance masks that ``make-toy-cd`` writes beside its data (``_oracle/{A,B}/<id>.png``) and
-so derives its labels from ground truth. It refuses to run on a root without the synthetic marker file;
+It reads the instance masks that ``make-toy-cd`` writes beside its data (``_oracle/{A,B}/<id>.png``)
+and
+so derives its labels from ground truth. It refuses to run on a root without the synthetic marker
+file;
 no result on real data may use it.
 """
+
 from __future__ import annotations
 
 import os.path as osp
@@ -12,8 +15,9 @@ import zlib
 import cv2
 import numpy as np
 
-from ..errors import FwError
-from .base import DEFAULT_FOREGROUND, DEFAULT_PROMPTS, VLMOutput
+from framework import FwError
+
+from .vlm import DEFAULT_FOREGROUND, DEFAULT_PROMPTS, VLMOutput
 
 MARKER = 'FW_SYNTHETIC_DATA'
 BUILDING, GRASS = 1, 3
@@ -22,17 +26,30 @@ BUILDING, GRASS = 1, 3
 class SyntheticOracleGenerator:
     wants_meta = True
 
-    def __init__(self, data_root, radius=1, drop_p=0.1, fp_blobs=0.5, lowconf_blobs=1.0, seed=0,
-                 prompts=DEFAULT_PROMPTS, foreground=DEFAULT_FOREGROUND):
+    def __init__(
+        self,
+        data_root,
+        radius=1,
+        drop_p=0.1,
+        fp_blobs=0.5,
+        lowconf_blobs=1.0,
+        seed=0,
+        prompts=DEFAULT_PROMPTS,
+        foreground=DEFAULT_FOREGROUND,
+    ):
         if not osp.isfile(osp.join(data_root, MARKER)):
-            raise FwError(f'SyntheticOracleGenerator reads ground truth and only runs on data made by '
-                          f'`fw semicd_vl make-toy-cd` (no {MARKER} file in {data_root})')
+            raise FwError(
+                f'SyntheticOracleGenerator reads ground truth and only runs on data made by '
+                f'`fw semicd_vl make-toy-cd` (no {MARKER} file in {data_root})'
+            )
         self.data_root, self.radius, self.drop_p = data_root, radius, drop_p
         self.fp_blobs, self.lowconf_blobs, self.seed = fp_blobs, lowconf_blobs, seed
         self.prompts, self.foreground = tuple(prompts), tuple(foreground)
 
     def _rng(self, meta):
-        return np.random.RandomState(zlib.crc32(f"{self.seed}/{meta['date']}/{meta['id']}".encode()))
+        return np.random.RandomState(
+            zlib.crc32(f'{self.seed}/{meta["date"]}/{meta["id"]}'.encode())
+        )
 
     def __call__(self, image_rgb, meta=None):
         if meta is None:
@@ -57,7 +74,7 @@ class SyntheticOracleGenerator:
             bh, bw = rng.randint(3, 8, size=2)
             y, x = rng.randint(0, h - bh), rng.randint(0, w - bw)
             m = np.zeros((h, w), bool)
-            m[y:y + bh, x:x + bw] = True
+            m[y : y + bh, x : x + bw] = True
             masks.append(m)
         fg = np.zeros((h, w), bool)
         for m in masks:

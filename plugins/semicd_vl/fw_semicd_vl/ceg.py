@@ -8,12 +8,14 @@
 3. ``mixed``: 255 where s_A or s_B is 255; else 1 where s_A != s_B and c_inst; else 0.
    ``instance``: c_inst (255 where unsure); ``pixel``: s_A != s_B (255 where unsure).
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from ..errors import FwError
-from .base import DEFAULT_FOREGROUND
+from framework import FwError
+
+from .vlm import DEFAULT_FOREGROUND
 
 MODES = ('mixed', 'instance', 'pixel')
 
@@ -29,7 +31,8 @@ def single_date_label(probs, foreground=DEFAULT_FOREGROUND, conf_plane=0.8):
 
 
 def mask_iou(ma, mb):
-    """IoU matrix between two lists of boolean masks (equals pycocotools.mask.iou with iscrowd 0)."""
+    """IoU matrix between two lists of boolean masks (equals pycocotools.mask.iou with iscrowd
+    0)."""
     if len(ma) == 0 or len(mb) == 0:
         return np.zeros((len(ma), len(mb)), np.float64)
     a = np.stack([m.reshape(-1) for m in ma]).astype(np.float64)
@@ -40,12 +43,16 @@ def mask_iou(ma, mb):
 
 
 def _fg_masks(instances, foreground, score_thr):
-    return [np.asarray(m, bool) for m, k, s in instances
-            if int(k) in foreground and (score_thr is None or s >= score_thr)]
+    return [
+        np.asarray(m, bool)
+        for m, k, s in instances
+        if int(k) in foreground and (score_thr is None or s >= score_thr)
+    ]
 
 
-def instance_change(inst_a, inst_b, shape, foreground=DEFAULT_FOREGROUND, inst_iou_thr=0.0,
-                    score_thr=None):
+def instance_change(
+    inst_a, inst_b, shape, foreground=DEFAULT_FOREGROUND, inst_iou_thr=0.0, score_thr=None
+):
     ma, mb = _fg_masks(inst_a, foreground, score_thr), _fg_masks(inst_b, foreground, score_thr)
     c = np.zeros(shape, bool)
     if not ma:
@@ -61,8 +68,15 @@ def instance_change(inst_a, inst_b, shape, foreground=DEFAULT_FOREGROUND, inst_i
     return c
 
 
-def ceg(out_a, out_b, foreground=DEFAULT_FOREGROUND, conf_plane=0.8, inst_iou_thr=0.0,
-        mode='mixed', score_thr=None):
+def ceg(
+    out_a,
+    out_b,
+    foreground=DEFAULT_FOREGROUND,
+    conf_plane=0.8,
+    inst_iou_thr=0.0,
+    mode='mixed',
+    score_thr=None,
+):
     """Return (s_A, s_B, c) as uint8 maps with values {0, 1, 255}."""
     if mode not in MODES:
         raise FwError(f'CEG mode must be one of {MODES}, got {mode!r}')
@@ -72,8 +86,13 @@ def ceg(out_a, out_b, foreground=DEFAULT_FOREGROUND, conf_plane=0.8, inst_iou_th
     if mode == 'pixel':
         c = (s_a != s_b).astype(np.uint8)
     else:
-        c_inst = instance_change(out_a.instances, out_b.instances, s_a.shape, foreground,
-                                 inst_iou_thr, score_thr)
-        c = c_inst.astype(np.uint8) if mode == 'instance' else ((s_a != s_b) & c_inst).astype(np.uint8)
+        c_inst = instance_change(
+            out_a.instances, out_b.instances, s_a.shape, foreground, inst_iou_thr, score_thr
+        )
+        c = (
+            c_inst.astype(np.uint8)
+            if mode == 'instance'
+            else ((s_a != s_b) & c_inst).astype(np.uint8)
+        )
     c[unsure] = 255
     return s_a, s_b, c

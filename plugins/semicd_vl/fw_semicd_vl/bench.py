@@ -1,9 +1,13 @@
-"""Supervised-only vs FixMatch vs SemiCD-VL on the toy 5 % set at equal iterations (spec §7 check 10).
+"""``fw semicd_vl compare``: supervised-only vs FixMatch vs SemiCD-VL on the toy 5 % set, equal
+iterations.
 
-Every run uses the same data, batch sizes (4+4+4), schedule and iteration count; the supervised run draws
-only the labeled batch. Test IoU^c of the last checkpoint (no model selection). Returns per-seed numbers,
+Every run uses the same data, batch sizes (4+4+4), schedule and iteration count; the supervised run
+draws
+only the labeled batch. Test IoU^c of the last checkpoint (no model selection). Returns per-seed
+numbers,
 mean ± std and the paired differences of SemiCD-VL against the two baselines.
 """
+
 from __future__ import annotations
 
 import json
@@ -11,12 +15,18 @@ import statistics
 import time
 from pathlib import Path
 
-CONFIGS = {'supervised': 'supervised_synthetic_5pct', 'fixmatch': 'fixmatch_synthetic_5pct',
-           'semicd_vl': 'semicd_vl_synthetic_5pct'}
+CONFIGS = {
+    'supervised': 'supervised_synthetic_5pct',
+    'fixmatch': 'fixmatch_synthetic_5pct',
+    'semicd_vl': 'semicd_vl_synthetic_5pct',
+}
 DEFAULT_ROOT = 'data/semicd_vl_toy'
-# variants: the strong mixed pair does not update BN running statistics (model.strong_bn_update=False)
-VARIANTS = {'fixmatch_weakbn': ('fixmatch', dict(strong_bn_update=False)),
-            'semicd_vl_weakbn': ('semicd_vl', dict(strong_bn_update=False))}
+# variants: the strong mixed pair does not update BN running statistics
+# (model.strong_bn_update=False)
+VARIANTS = {
+    'fixmatch_weakbn': ('fixmatch', dict(strong_bn_update=False)),
+    'semicd_vl_weakbn': ('semicd_vl', dict(strong_bn_update=False)),
+}
 
 
 def _retarget(node, data_root):
@@ -25,13 +35,15 @@ def _retarget(node, data_root):
     if isinstance(node, list):
         return [_retarget(v, data_root) for v in node]
     if isinstance(node, str) and node.startswith(DEFAULT_ROOT):
-        return data_root + node[len(DEFAULT_ROOT):]
+        return data_root + node[len(DEFAULT_ROOT) :]
     return node
 
 
 def toy_config(method, seed, iters, work_dir, data_root=DEFAULT_ROOT):
     from mmengine.config import Config
-    from framework.train import load_config
+
+    from framework import load_config
+
     base, model_opts = VARIANTS.get(method, (method, {}))
     cfg = load_config('semicd_vl', CONFIGS[base], work_dir=work_dir, seed=seed)
     d = _retarget(cfg.to_dict(), data_root)
@@ -48,6 +60,7 @@ def recalibrate_bn(model, loader, n_batches=40):
     ``loader`` (unlabeled images; no labels are read). Diagnostic for BN statistics that the last
     train-mode forward of each iteration -- the strongly colour-jittered mixed pair -- dominates."""
     import torch
+
     bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     saved = [m.momentum for m in bns]
     for m in bns:
@@ -66,7 +79,9 @@ def recalibrate_bn(model, loader, n_batches=40):
 
 def run_one(method, seed, iters, work_dir, data_root=DEFAULT_ROOT, bn_recal=False):
     import torch
-    from framework.train import build_runner
+
+    from framework import build_runner
+
     torch.set_num_threads(1)
     cfg = toy_config(method, seed, iters, work_dir, data_root)
     runner = build_runner(cfg)
@@ -74,15 +89,30 @@ def run_one(method, seed, iters, work_dir, data_root=DEFAULT_ROOT, bn_recal=Fals
     runner.train()
     train_s = time.time() - t0
     metrics = runner.test()
-    row = dict(method=method, seed=seed, iters=iters, train_s=round(train_s, 1),
-               **{k.split('/')[-1]: round(float(v), 2) for k, v in metrics.items()})
+    row = dict(
+        method=method,
+        seed=seed,
+        iters=iters,
+        train_s=round(train_s, 1),
+        **{k.split('/')[-1]: round(float(v), 2) for k, v in metrics.items()},
+    )
     if bn_recal:
-        recalibrate_bn(runner.model, runner.build_dataloader(cfg.train_dataloader['unlabeled']
-                                                             if cfg.train_dataloader.get('unlabeled')
-                                                             else cfg.train_dataloader['labeled']))
+        recalibrate_bn(
+            runner.model,
+            runner.build_dataloader(
+                cfg.train_dataloader['unlabeled']
+                if cfg.train_dataloader.get('unlabeled')
+                else cfg.train_dataloader['labeled']
+            ),
+        )
         m2 = runner.test()
-        row.update({k.split('/')[-1] + '_bnrecal': round(float(v), 2) for k, v in m2.items()
-                    if k.endswith(('IoU_c', 'F1_c', 'Precision_c', 'Recall_c'))})
+        row.update(
+            {
+                k.split('/')[-1] + '_bnrecal': round(float(v), 2)
+                for k, v in m2.items()
+                if k.endswith(('IoU_c', 'F1_c', 'Precision_c', 'Recall_c'))
+            }
+        )
     return row
 
 
@@ -93,8 +123,11 @@ def summarise(rows, methods, key='IoU_c'):
         return out
     for m in methods:
         v = list(by[m].values())
-        out[m] = dict(mean=round(statistics.mean(v), 2), std=round(statistics.stdev(v), 2) if len(v) > 1 else 0.0,
-                      per_seed=v)
+        out[m] = dict(
+            mean=round(statistics.mean(v), 2),
+            std=round(statistics.stdev(v), 2) if len(v) > 1 else 0.0,
+            per_seed=v,
+        )
     if 'semicd_vl' in by:
         for base in [m for m in methods if m != 'semicd_vl']:
             seeds = sorted(set(by['semicd_vl']) & set(by[base]))
@@ -103,14 +136,24 @@ def summarise(rows, methods, key='IoU_c'):
                 out[f'semicd_vl_minus_{base}'] = dict(
                     mean=round(statistics.mean(diff), 2),
                     std=round(statistics.stdev(diff), 2) if len(diff) > 1 else 0.0,
-                    wins=sum(d > 0 for d in diff), n=len(diff))
+                    wins=sum(d > 0 for d in diff),
+                    n=len(diff),
+                )
     return out
 
 
-def run_compare(seeds=3, iters=200, work_dir='work_dirs/semicd_vl_compare', data_root=DEFAULT_ROOT,
-                methods=('supervised', 'fixmatch', 'semicd_vl'), bn_recal=False):
-    from framework.plugins import activate
-    from .datasets.toy import prepare_toy
+def run_compare(
+    seeds=3,
+    iters=200,
+    work_dir='work_dirs/semicd_vl_compare',
+    data_root=DEFAULT_ROOT,
+    methods=('supervised', 'fixmatch', 'semicd_vl'),
+    bn_recal=False,
+):
+    from framework import activate
+
+    from .toy import prepare_toy
+
     activate('semicd_vl')  # plugin commands run without the manifest registered
     prepare_toy(data_root)
     rows = []
@@ -125,5 +168,7 @@ def run_compare(seeds=3, iters=200, work_dir='work_dirs/semicd_vl_compare', data
     summary = summarise(rows, list(methods))
     if bn_recal:
         summary['after_bn_recalibration'] = summarise(rows, list(methods), 'IoU_c_bnrecal')
-    (Path(work_dir) / 'summary.json').write_text(json.dumps(dict(rows=rows, summary=summary), indent=1))
+    (Path(work_dir) / 'summary.json').write_text(
+        json.dumps(dict(rows=rows, summary=summary), indent=1)
+    )
     return dict(rows=rows, summary=summary)

@@ -1,12 +1,17 @@
-"""``SemiIterBasedTrainLoop``: iteration-based loop over three dataloaders (labeled, unlabeled, mix).
+"""``SemiIterBasedTrainLoop``: iteration-based loop over three dataloaders (labeled, unlabeled,
+mix).
 
-``train_dataloader=dict(labeled=..., unlabeled=..., mix=...)``; each is built by the Runner and cycled
+``train_dataloader=dict(labeled=..., unlabeled=..., mix=...)``; each is built by the Runner and
+cycled
 independently; the model's ``train_step`` receives ``dict(labeled=b_x, unlabeled=b_u, mix=b_o)``.
-Only ``labeled`` is required (supervised baseline). ``mix_source='same_order'`` (official) gives the mix
+Only ``labeled`` is required (supervised baseline). ``mix_source='same_order'`` (official) gives the
+mix
 loader the unlabeled sampler's seed, so o sees u's image order with independent augmentation;
-``'independent'`` offsets its seed. Before every step the model gets ``set_progress(iter, max_iters)``
+``'independent'`` offsets its seed. Before every step the model gets ``set_progress(iter,
+max_iters)``
 for the λ schedule.
 """
+
 from __future__ import annotations
 
 import copy
@@ -18,7 +23,8 @@ KEYS = ('labeled', 'unlabeled', 'mix')
 
 
 class _Cycle:
-    """Endless iterator over a dataloader; a new epoch re-seeds its sampler (``set_epoch``), silently."""
+    """Endless iterator over a dataloader; a new epoch re-seeds its sampler (``set_epoch``),
+    silently."""
 
     def __init__(self, loader):
         self.loader, self.epoch = loader, 0
@@ -48,11 +54,34 @@ class _ZipIterator:
 
 
 class SemiIterBasedTrainLoop(IterBasedTrainLoop):
-    def __init__(self, runner, dataloader, max_iters, val_begin=1, val_interval=1000,
-                 dynamic_intervals=None, mix_source='same_order'):
+    """mmengine's iteration loop over three dataloaders (labeled, unlabeled, mix), cycled
+    independently; ``model.train_step`` gets ``dict(labeled=..., unlabeled=..., mix=...)``.
+
+    Args:
+        runner: the mmengine Runner.
+        dataloader: ``dict(labeled=cfg, unlabeled=cfg, mix=cfg)``; only ``labeled`` is required.
+        max_iters: iterations to train.
+        val_begin, val_interval, dynamic_intervals: as in mmengine's ``IterBasedTrainLoop``.
+        mix_source: ``'same_order'`` (the mix loader shares the unlabeled sampler's seed, so o
+            sees u's image order with its own augmentation, as the official code) or
+            ``'independent'``.
+    """
+
+    def __init__(
+        self,
+        runner,
+        dataloader,
+        max_iters,
+        val_begin=1,
+        val_interval=1000,
+        dynamic_intervals=None,
+        mix_source='same_order',
+    ):
         if not (isinstance(dataloader, dict) and 'labeled' in dataloader):
-            raise ValueError('SemiIterBasedTrainLoop needs train_dataloader=dict(labeled=..., '
-                             'unlabeled=..., mix=...)')
+            raise ValueError(
+                'SemiIterBasedTrainLoop needs train_dataloader=dict(labeled=..., '
+                'unlabeled=..., mix=...)'
+            )
         if mix_source not in ('same_order', 'independent'):
             raise ValueError("mix_source must be 'same_order' or 'independent'")
         self._runner = runner
@@ -66,10 +95,16 @@ class SemiIterBasedTrainLoop(IterBasedTrainLoop):
                 cfg = copy.deepcopy(cfg)
                 sampler = cfg.setdefault('sampler', dict(type='DefaultSampler', shuffle=True))
                 if isinstance(sampler, dict) and sampler.get('seed') is None:
-                    sampler['seed'] = seed + (1 if (k == 'mix' and mix_source == 'independent') else 0) \
+                    sampler['seed'] = (
+                        seed
+                        + (1 if (k == 'mix' and mix_source == 'independent') else 0)
                         + (2 if k == 'labeled' else 0)
-                cfg = runner.build_dataloader(cfg, seed=seed, diff_rank_seed=runner._randomness_cfg.get(
-                    'diff_rank_seed', False))
+                    )
+                cfg = runner.build_dataloader(
+                    cfg,
+                    seed=seed,
+                    diff_rank_seed=runner._randomness_cfg.get('diff_rank_seed', False),
+                )
             loaders[k] = cfg
         self.dataloaders = loaders
         self.dataloader = loaders.get('unlabeled', loaders['labeled'])
@@ -80,7 +115,8 @@ class SemiIterBasedTrainLoop(IterBasedTrainLoop):
         self.runner.visualizer.dataset_meta = getattr(self.dataloader.dataset, 'metainfo', None)
         self.dataloader_iterator = _ZipIterator(loaders)
         self.dynamic_milestones, self.dynamic_intervals = calc_dynamic_intervals(
-            self.val_interval, dynamic_intervals)
+            self.val_interval, dynamic_intervals
+        )
 
     def run_iter(self, data_batch):
         model = self.runner.model

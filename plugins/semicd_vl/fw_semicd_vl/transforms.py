@@ -6,12 +6,13 @@ transform applies the *same* draw to both images and every registered map (image
 nearest, padding 0 for images and 255 for maps). Randomness comes from ``np.random`` so that
 mmengine's seeding and worker seeding govern it.
 """
+
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-from ..errors import FwError
+from framework import FwError
 
 IMG_KEYS = ('img_a', 'img_b')
 
@@ -59,18 +60,21 @@ def map_cd_label(label, label_mode='strict', path=''):
     bad = ~np.isin(label, (0, 255))
     if bad.any():
         vals = np.unique(label[bad])[:5].tolist()
-        raise FwError(f'change label {path} has values {vals} besides 0/255; use '
-                      "label_mode='threshold' for JPEG-damaged labels")
+        raise FwError(
+            f'change label {path} has values {vals} besides 0/255; use '
+            "label_mode='threshold' for JPEG-damaged labels"
+        )
     return (label == 255).astype(np.uint8)
 
 
 class LoadBiTemporalImages(BaseTransform):
-    """Read ``img_a_path``/``img_b_path`` as RGB; add an all-valid ``ignore`` map (0 valid, 255 pad)."""
+    """Read ``img_a_path``/``img_b_path`` as RGB; add an all-valid ``ignore`` map (0 valid,
+    255 padding)."""
 
     def transform(self, results):
         a, b = read_rgb(results['img_a_path']), read_rgb(results['img_b_path'])
         if a.shape != b.shape:
-            raise FwError(f"A and B differ in size for {results.get('id')}: {a.shape} vs {b.shape}")
+            raise FwError(f'A and B differ in size for {results.get("id")}: {a.shape} vs {b.shape}')
         results['img_a'], results['img_b'] = a, b
         results['ignore'] = np.zeros(a.shape[:2], np.uint8)
         _add_field(results, 'ignore')
@@ -79,7 +83,12 @@ class LoadBiTemporalImages(BaseTransform):
 
 
 class LoadCDLabel(BaseTransform):
-    """Read ``label_path`` and map 255 -> 1 (see :func:`map_cd_label`)."""
+    """Read ``label_path`` and map 255 -> 1.
+
+    Args:
+        label_mode: ``'strict'`` (any value besides 0/255 is an error) or ``'threshold'``
+            (>= 128 -> 1, for JPEG-damaged labels); see :func:`map_cd_label`.
+    """
 
     def __init__(self, label_mode='strict'):
         self.label_mode = label_mode
@@ -106,15 +115,17 @@ class LoadVLPseudoLabels(BaseTransform):
 
 
 class JointRandomRescale(BaseTransform):
-    """Long side -> randint(r0·L, r1·L) (UniMatch ``resize``); bilinear images, nearest maps."""
+    """Long side L -> randint(r0·L, r1·L) with ``ratio_range`` = (r0, r1) (UniMatch ``resize``);
+    bilinear for images, nearest for maps."""
 
     def __init__(self, ratio_range=(0.8, 1.2)):
         self.ratio_range = tuple(ratio_range)
 
     def transform(self, results):
         h, w = results['img_a'].shape[:2]
-        long_side = np.random.randint(int(max(h, w) * self.ratio_range[0]),
-                                      int(max(h, w) * self.ratio_range[1]) + 1)
+        long_side = np.random.randint(
+            int(max(h, w) * self.ratio_range[0]), int(max(h, w) * self.ratio_range[1]) + 1
+        )
         if h > w:
             oh, ow = long_side, int(1.0 * w * long_side / h + 0.5)
         else:
@@ -145,7 +156,7 @@ class JointRandomCrop(BaseTransform):
         y = np.random.randint(0, h - s + 1)
         x = np.random.randint(0, w - s + 1)
         for k in list(IMG_KEYS) + list(results.get('seg_fields', [])):
-            results[k] = np.ascontiguousarray(results[k][y:y + s, x:x + s])
+            results[k] = np.ascontiguousarray(results[k][y : y + s, x : x + s])
         return results
 
 
@@ -163,7 +174,8 @@ class JointRandomFlip(BaseTransform):
 
 
 def color_jitter(img, brightness=0.5, contrast=0.5, saturation=0.5, hue=0.25):
-    """torchvision-like ColorJitter on uint8 RGB: factors U[1-x, 1+x], hue U[-h, h] turns, random order."""
+    """torchvision-like ColorJitter on uint8 RGB: factors U[1-x, 1+x], hue U[-h, h] turns, in a
+    random order."""
     x = img.astype(np.float32)
 
     def gray(v):
@@ -194,10 +206,18 @@ def gaussian_blur(img, sigma_range=(0.1, 2.0)):
 
 
 class StrongPhotometric(BaseTransform):
-    """Strong view ``img_a_s``/``img_b_s``: jitter (p 0.8) and blur (p 0.5) drawn per date."""
+    """Strong view ``img_a_s``/``img_b_s``: colour jitter and Gaussian blur, drawn per date.
 
-    def __init__(self, jitter_prob=0.8, blur_prob=0.5, brightness=0.5, contrast=0.5,
-                 saturation=0.5, hue=0.25):
+    Args:
+        jitter_prob: probability of colour jitter (UniMatch: 0.8).
+        blur_prob: probability of a Gaussian blur with sigma U(0.1, 2) (UniMatch: 0.5).
+        brightness, contrast, saturation: jitter factors drawn from U(1 - x, 1 + x).
+        hue: hue shift drawn from U(-hue, hue) turns.
+    """
+
+    def __init__(
+        self, jitter_prob=0.8, blur_prob=0.5, brightness=0.5, contrast=0.5, saturation=0.5, hue=0.25
+    ):
         self.jitter_prob, self.blur_prob = jitter_prob, blur_prob
         self.jitter = dict(brightness=brightness, contrast=contrast, saturation=saturation, hue=hue)
 
@@ -224,12 +244,16 @@ def cutmix_box(size, prob=0.5, size_min=0.02, size_max=0.4, ratio_1=0.3, ratio_2
         x, y = np.random.randint(0, size + 1), np.random.randint(0, size + 1)
         if x + w <= size and y + h <= size:
             break
-    mask[y:y + h, x:x + w] = 1
+    mask[y : y + h, x : x + w] = 1
     return mask
 
 
 class CutMixBox(BaseTransform):
-    """Draw the unlabeled sample's CutMix box (one box, later used for A, B and every target)."""
+    """Draw the unlabeled sample's CutMix box (one box, later used for A, B and every target).
+
+    Args:
+        prob: probability that a box is drawn (else the box is empty).
+    """
 
     def __init__(self, prob=0.5):
         self.prob = prob
@@ -246,10 +270,13 @@ class PackBiTemporalInputs(BaseTransform):
 
     def transform(self, results):
         import torch
+
         out = {'id': results.get('id', '')}
 
         def stack(a, b):
-            return torch.from_numpy(np.concatenate([a, b], axis=2).transpose(2, 0, 1).copy()).float()
+            return torch.from_numpy(
+                np.concatenate([a, b], axis=2).transpose(2, 0, 1).copy()
+            ).float()
 
         out['img'] = stack(results['img_a'], results['img_b'])
         if 'img_a_s' in results:
@@ -258,26 +285,3 @@ class PackBiTemporalInputs(BaseTransform):
             if k in results:
                 out[k] = torch.from_numpy(np.ascontiguousarray(results[k])).long()
         return out
-
-
-TRANSFORM_CLASSES = (LoadBiTemporalImages, LoadCDLabel, LoadVLPseudoLabels, JointRandomRescale,
-                     JointRandomCrop, JointRandomFlip, StrongPhotometric, CutMixBox,
-                     PackBiTemporalInputs)
-
-
-def build_pipeline(pipeline):
-    """Build a list of transform objects from objects or ``dict(type=...)`` configs."""
-    by_name = {c.__name__: c for c in TRANSFORM_CLASSES}
-    out = []
-    for t in pipeline or []:
-        if isinstance(t, dict):
-            t = dict(t)
-            name = t.pop('type').split('.')[-1]
-            if name in by_name:
-                out.append(by_name[name](**t))
-            else:  # any other transform registered in mmengine/mmseg registries
-                from ..registry import TRANSFORMS
-                out.append(TRANSFORMS.build(dict(type=name, **t)))
-        else:
-            out.append(t)
-    return out

@@ -1,4 +1,6 @@
-"""Losses of SemiCD-VL: batch-balanced contrastive loss (BCL), masked CE reductions, confidence weighting."""
+"""Losses of SemiCD-VL: batch-balanced contrastive loss (BCL), masked CE reductions, confidence
+weighting."""
+
 from __future__ import annotations
 
 import torch
@@ -28,7 +30,13 @@ def bcl_loss(d, t, margin=2.0, reduction='none'):
 
 
 class BCLLoss(torch.nn.Module):
-    """Module form of :func:`bcl_loss` (registered as ``semicd_vl.BCLLoss``)."""
+    """Batch-balanced contrastive loss on a distance map, the module form of :func:`bcl_loss`.
+
+    Args:
+        margin: m; changed pixels are pushed past it (2.0).
+        reduction: ``'mean'`` (balanced over unchanged and changed pixels) or ``'none'``.
+        loss_weight: factor on the result.
+    """
 
     def __init__(self, margin=2.0, reduction='mean', loss_weight=1.0):
         super().__init__()
@@ -47,7 +55,7 @@ def masked_ce(logits, target, reduction='mean'):
     """``mean``: torch's mean over non-ignored pixels (0 when none); ``mean_all``: sum / all pixels
     (N·H·W; the official VL-term reduction); ``mean_valid``: sum / max(#valid, 1)."""
     loss = ce_none(logits, target)
-    valid = (target != IGNORE)
+    valid = target != IGNORE
     if reduction == 'mean_all':
         return loss.sum() / loss.numel()
     if reduction in ('mean', 'mean_valid'):

@@ -1,12 +1,15 @@
-"""``make-toy-cd``: a small synthetic bi-temporal building-change set in the exact LEVIR-CD-256 layout.
+"""``make-toy-cd``: a small synthetic bi-temporal building-change set in the exact LEVIR-CD-256
+layout.
 
 root/A/<id>.png, root/B/<id>.png (RGB), root/label/<id>.png (0/255), root/splits/toy/<pct>/{labeled,
-unlabeled}.txt, root/splits/toy/{val,test}.txt, plus ``_oracle/{A,B}/<id>.png`` building instance ids
+unlabeled}.txt, root/splits/toy/{val,test}.txt, plus ``_oracle/{A,B}/<id>.png`` building instance
+ids
 (read only by the synthetic oracle) and the marker file ``FW_SYNTHETIC_DATA``.
 Scene: textured ground, roads, rectangular buildings with roof colours and shadows. Date B = date A
 with removed and added buildings, a global photometric shift, blur and noise (nuisance changes).
 Label = added ∪ removed footprints.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,11 +17,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..pseudo_labels.oracle import MARKER
-from .splits import PCTS, write_splits
+from .data import PCTS, write_splits
+from .oracle import MARKER
 
-ROOFS = np.array([[178, 60, 50], [150, 150, 160], [70, 90, 160], [210, 120, 40], [230, 230, 220],
-                  [120, 70, 60]], np.float32)
+ROOFS = np.array(
+    [[178, 60, 50], [150, 150, 160], [70, 90, 160], [210, 120, 40], [230, 230, 220], [120, 70, 60]],
+    np.float32,
+)
 
 
 def _ground(rng, s):
@@ -29,8 +34,11 @@ def _ground(rng, s):
 
 
 def _free(occ, y, x, h, w, s, pad=2):
-    return (y + h <= s and x + w <= s and
-            not occ[max(0, y - pad):y + h + pad, max(0, x - pad):x + w + pad].any())
+    return (
+        y + h <= s
+        and x + w <= s
+        and not occ[max(0, y - pad) : y + h + pad, max(0, x - pad) : x + w + pad].any()
+    )
 
 
 def _place(rng, occ, s, n):
@@ -41,7 +49,7 @@ def _place(rng, occ, s, n):
         h, w = rng.randint(5, 15, size=2)
         y, x = rng.randint(0, s - h), rng.randint(0, s - w)
         if _free(occ, y, x, h, w, s):
-            occ[y:y + h, x:x + w] = True
+            occ[y : y + h, x : x + w] = True
             boxes.append((y, x, h, w, ROOFS[rng.randint(len(ROOFS))] + rng.normal(0, 10, 3)))
     return boxes
 
@@ -50,10 +58,12 @@ def _render(ground, boxes, s):
     img = ground.copy()
     inst = np.zeros((s, s), np.uint8)
     for i, (y, x, h, w, roof) in enumerate(boxes, 1):
-        img[min(y + 2, s - 1):min(y + h + 2, s), min(x + 2, s - 1):min(x + w + 2, s)] *= 0.6  # shadow
-        img[y:y + h, x:x + w] = roof
-        img[y:y + h, x + w // 2] = roof * 0.85  # roof ridge
-        inst[y:y + h, x:x + w] = i
+        img[min(y + 2, s - 1) : min(y + h + 2, s), min(x + 2, s - 1) : min(x + w + 2, s)] *= (
+            0.6  # shadow
+        )
+        img[y : y + h, x : x + w] = roof
+        img[y : y + h, x + w // 2] = roof * 0.85  # roof ridge
+        inst[y : y + h, x : x + w] = i
     return img, inst
 
 
@@ -64,11 +74,11 @@ def make_pair(rng, s=64):
         wdt, pos = rng.randint(3, 6), rng.randint(0, s - 6)
         col = np.array([105, 105, 110], np.float32) + rng.normal(0, 5, 3)
         if rng.rand() < 0.5:
-            ground[pos:pos + wdt] = col
-            occ[pos:pos + wdt] = True
+            ground[pos : pos + wdt] = col
+            occ[pos : pos + wdt] = True
         else:
-            ground[:, pos:pos + wdt] = col
-            occ[:, pos:pos + wdt] = True
+            ground[:, pos : pos + wdt] = col
+            occ[:, pos : pos + wdt] = True
     boxes_a = _place(rng, occ, s, rng.randint(2, 7))
     keep = [b for b in boxes_a if rng.rand() > 0.25]
     removed = [b for b in boxes_a if not any(b is k for k in keep)]
@@ -77,13 +87,14 @@ def make_pair(rng, s=64):
     boxes_b = keep + added
     img_a, inst_a = _render(ground, boxes_a, s)
     ground_b = ground * rng.uniform(0.8, 1.2, 3) + rng.normal(0, 12, 3)  # season / sensor shift
-    img_b, inst_b = _render(ground_b, [(y, x, h, w, r * rng.uniform(0.85, 1.15)) for y, x, h, w, r in
-                                       boxes_b], s)
+    img_b, inst_b = _render(
+        ground_b, [(y, x, h, w, r * rng.uniform(0.85, 1.15)) for y, x, h, w, r in boxes_b], s
+    )
     img_b = cv2.GaussianBlur(img_b, (0, 0), rng.uniform(0.3, 1.0)) + rng.normal(0, 4, img_b.shape)
     img_a = img_a + rng.normal(0, 3, img_a.shape)
     label = np.zeros((s, s), np.uint8)
     for y, x, h, w, _ in removed + added:
-        label[y:y + h, x:x + w] = 255
+        label[y : y + h, x : x + w] = 255
     to8 = lambda v: np.clip(v, 0, 255).astype(np.uint8)  # noqa: E731
     return to8(img_a), to8(img_b), label, inst_a, inst_b
 
@@ -103,10 +114,13 @@ def make_toy_cd(root, n_train=400, n_val=50, n_test=100, size=64, seed=0, pcts=P
             cv2.imwrite(str(root / 'label' / i), lab)
             cv2.imwrite(str(root / '_oracle' / 'A' / i), ia)
             cv2.imwrite(str(root / '_oracle' / 'B' / i), ib)
-    write_splits(root / 'splits' / 'toy', ids['train'], pcts, split_seed, ids['test'],
-                 ids['val'] or None)
-    (root / MARKER).write_text('synthetic data made by fw semicd_vl make-toy-cd; the oracle '
-                               'pseudo-label generator may read _oracle/\n')
+    write_splits(
+        root / 'splits' / 'toy', ids['train'], pcts, split_seed, ids['test'], ids['val'] or None
+    )
+    (root / MARKER).write_text(
+        'synthetic data made by fw semicd_vl make-toy-cd; the oracle '
+        'pseudo-label generator may read _oracle/\n'
+    )
     return root
 
 
@@ -116,11 +130,13 @@ def prepare_toy(root, **kw):
     import os
     import shutil
     import tempfile
+
     root = Path(root)
     if (root / MARKER).is_file() and (root / 'vl_oracle' / 'change').is_dir():
         return root
-    from ..pseudo_labels.disk import generate_pseudo_labels
-    from ..pseudo_labels.oracle import SyntheticOracleGenerator
+    from .oracle import SyntheticOracleGenerator
+    from .pseudo_labels import generate_pseudo_labels
+
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix='.toy-', dir=root.parent))
     try:

@@ -1,1 +1,0 @@
-"""Bi-temporal change-detection data: folder datasets, split files, paired transforms, toy set."""

@@ -1,1 +1,0 @@
-"""Network: SemiCDVL segmentor, LightHead with dual projection head, losses."""

@@ -1,1 +1,0 @@
-"""VLM pseudo-label sources: disk format, generator protocol, CEG rule, synthetic oracle."""
