@@ -1,9 +1,10 @@
-"""Attention modules of the converted model (spec sections 2 and 5).
+"""Attention modules of the converted model (stages A and D of the paper).
 
 ``StageAAttention``: the exact GQA -> MLA rewrite (v1 claim): one cached head of width g*d for the
 post-RoPE latent key and one for the latent value; query head i reads block j(i).
 ``MLAAttention``: absorbed MLA: the cache holds only c_KV (r_kv) and the shared post-RoPE key
 k_rope (d_R); q_nope is absorbed through ``w_uk`` and the output through ``w_uv``."""
+
 from __future__ import annotations
 
 import math
@@ -22,28 +23,35 @@ def group_selector(h: int, g: int, dtype=torch.float64, device=None) -> torch.Te
 
 def head_dims(config) -> tuple[int, int, int]:
     h, g = config.num_attention_heads, config.num_key_value_heads
-    d = getattr(config, "head_dim", None) or config.hidden_size // h
+    d = getattr(config, 'head_dim', None) or config.hidden_size // h
     return h, g, d
 
 
 class StageAAttention(nn.Module):
     """Exact rewrite with the GQA cache size: score_i = S_i RoPE(q_i) . RoPE_blk(c_K) * d^-0.5."""
 
-    cache_mode = "stage_a"
+    cache_mode = 'stage_a'
 
     def __init__(self, base: nn.Module):
         super().__init__()
         self.config, self.layer_idx = base.config, base.layer_idx
         self.h, self.g, self.d = head_dims(self.config)
-        self.q_proj, self.k_proj, self.v_proj, self.o_proj = base.q_proj, base.k_proj, base.v_proj, base.o_proj
+        self.q_proj, self.k_proj, self.v_proj, self.o_proj = (
+            base.q_proj,
+            base.k_proj,
+            base.v_proj,
+            base.o_proj,
+        )
         self.num_key_value_groups = self.h  # one cached head
-        self.scaling = self.d ** -0.5
+        self.scaling = self.d**-0.5
         self.is_causal = True
         self.attention_dropout = 0.0
         self.cache_key_dim = self.cache_value_dim = self.g * self.d
-        self.register_buffer("sel", group_selector(self.h, self.g), persistent=False)
+        self.register_buffer('sel', group_selector(self.h, self.g), persistent=False)
 
-    def forward(self, hidden_states, position_embeddings=None, attention_mask=None, cache=None, **kwargs):
+    def forward(
+        self, hidden_states, position_embeddings=None, attention_mask=None, cache=None, **kwargs
+    ):
         B, T, _ = hidden_states.shape
         h, g, d = self.h, self.g, self.d
         cos, sin = position_embeddings
@@ -54,10 +62,11 @@ class StageAAttention(nn.Module):
         if cache is not None:
             k, v = cache.update(k, v, self.layer_idx)
         sel = self.sel.to(q.dtype)
-        qhat = torch.einsum("bhtd,hg->bhtgd", q, sel).reshape(B, h, T, g * d)  # S_i RoPE(q_i)
-        o, w = attention_fn(self.config)(self, qhat, k, v, attention_mask, dropout=0.0, scaling=self.scaling,
-                                         **kwargs)
-        o = torch.einsum("bthgd,hg->bthd", o.reshape(B, T, h, g, d), sel)  # S_i^T
+        qhat = torch.einsum('bhtd,hg->bhtgd', q, sel).reshape(B, h, T, g * d)  # S_i RoPE(q_i)
+        o, w = attention_fn(self.config)(
+            self, qhat, k, v, attention_mask, dropout=0.0, scaling=self.scaling, **kwargs
+        )
+        o = torch.einsum('bthgd,hg->bthd', o.reshape(B, T, h, g, d), sel)  # S_i^T
         return self.o_proj(o.reshape(B, T, h * d)), w
 
 
@@ -66,17 +75,27 @@ class MLAAttention(nn.Module):
     kv_a (r_kv x D), k_rope (d_R x D), w_uk (h, r_kv, d), w_uv (h, d, r_kv), o_proj (original).
     ``freqs``: the d_R/2 RoPE frequency indices of the kept components (half layout)."""
 
-    cache_mode = "mla"
+    cache_mode = 'mla'
 
-    def __init__(self, config, layer_idx: int, kv_rank: int, rope_dim: int, freqs, bias: bool,
-                 o_proj: nn.Module, absorb: bool = True, dtype=None):
+    def __init__(
+        self,
+        config,
+        layer_idx: int,
+        kv_rank: int,
+        rope_dim: int,
+        freqs,
+        bias: bool,
+        o_proj: nn.Module,
+        absorb: bool = True,
+        dtype=None,
+    ):
         super().__init__()
         self.config, self.layer_idx = config, layer_idx
         self.h, self.g, self.d = head_dims(config)
         self.kv_rank, self.rope_dim, self.absorb = kv_rank, rope_dim, absorb
         D, h, d = config.hidden_size, self.h, self.d
         if len(freqs) * 2 != rope_dim:
-            raise ValueError(f"{len(freqs)} frequencies for rope_dim={rope_dim}")
+            raise ValueError(f'{len(freqs)} frequencies for rope_dim={rope_dim}')
         dt = dtype or o_proj.weight.dtype
         self.q_proj = nn.Linear(D, h * (d + rope_dim), bias=bias, dtype=dt)
         self.kv_a = nn.Linear(D, kv_rank, bias=bias, dtype=dt)
@@ -84,14 +103,18 @@ class MLAAttention(nn.Module):
         self.w_uk = nn.Parameter(torch.zeros(h, kv_rank, d, dtype=dt))
         self.w_uv = nn.Parameter(torch.zeros(h, d, kv_rank, dtype=dt))
         self.o_proj = o_proj
-        self.register_buffer("freqs", torch.as_tensor(list(freqs), dtype=torch.long), persistent=False)
+        self.register_buffer(
+            'freqs', torch.as_tensor(list(freqs), dtype=torch.long), persistent=False
+        )
         self.num_key_value_groups = h  # one cached "head": cat(c_KV, k_rope)
-        self.scaling = d ** -0.5
+        self.scaling = d**-0.5
         self.is_causal = True
         self.attention_dropout = 0.0
         self.cache_key_dim, self.cache_value_dim = rope_dim, kv_rank
 
-    def forward(self, hidden_states, position_embeddings=None, attention_mask=None, cache=None, **kwargs):
+    def forward(
+        self, hidden_states, position_embeddings=None, attention_mask=None, cache=None, **kwargs
+    ):
         B, T, _ = hidden_states.shape
         h, d, dr = self.h, self.d, self.rope_dim
         q = self.q_proj(hidden_states).view(B, T, h, d + dr).transpose(1, 2)
@@ -104,18 +127,22 @@ class MLAAttention(nn.Module):
         if self.absorb:
             if cache is not None:
                 k_r, c = cache.update(k_r, c, self.layer_idx)
-            q_lat = torch.einsum("bhtd,hrd->bhtr", q_nope, self.w_uk)
+            q_lat = torch.einsum('bhtd,hrd->bhtr', q_nope, self.w_uk)
             Q = torch.cat((q_lat, q_rope), -1)
             K = torch.cat((c, k_r), -1)
-            o, w = fn(self, Q, K, c, attention_mask, dropout=0.0, scaling=self.scaling, **kwargs)  # (B,T,h,r)
-            o = torch.einsum("bthr,hdr->bthd", o, self.w_uv)
+            o, w = fn(
+                self, Q, K, c, attention_mask, dropout=0.0, scaling=self.scaling, **kwargs
+            )  # (B,T,h,r)
+            o = torch.einsum('bthr,hdr->bthd', o, self.w_uv)
         else:  # DeepSeek layout reference: per-head keys/values (a plain DynamicCache holds them)
-            k_nope = torch.einsum("bsr,hrd->bhsd", c[:, 0], self.w_uk)
-            v = torch.einsum("bsr,hdr->bhsd", c[:, 0], self.w_uv)
+            k_nope = torch.einsum('bsr,hrd->bhsd', c[:, 0], self.w_uk)
+            v = torch.einsum('bsr,hdr->bhsd', c[:, 0], self.w_uv)
             k = torch.cat((k_nope, k_r.expand(B, h, T, dr)), -1)
             qq = torch.cat((q_nope, q_rope), -1) * math.sqrt((d + dr) / d)
             if cache is not None:
                 k, v = cache.update(k, v, self.layer_idx)
             shim = SimpleNamespace(num_key_value_groups=1, is_causal=True, training=self.training)
-            o, w = fn(shim, qq, k, v, attention_mask, dropout=0.0, scaling=(d + dr) ** -0.5, **kwargs)
+            o, w = fn(
+                shim, qq, k, v, attention_mask, dropout=0.0, scaling=(d + dr) ** -0.5, **kwargs
+            )
         return self.o_proj(o.reshape(B, T, h * d)), w

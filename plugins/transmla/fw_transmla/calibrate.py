@@ -1,11 +1,14 @@
 """Calibration statistics (float64, PRE-RoPE): per layer the joint second moment of [k; v]
 (2gd x 2gd, uncentred, biases included) and, for the MHA2MLA-style baseline, the mean of
 (sum over the group's query heads of ||q_l||) * ||k_l|| per (KV head, frequency)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch
+
+from framework.llm.data import encode, local_text, pydoc_text, token_windows
 
 from .attention import head_dims
 
@@ -23,36 +26,50 @@ def calibrate(model, windows: torch.Tensor, batch_size: int = 4) -> list[LayerSt
     h, g, d = head_dims(model.config)
     half = d // 2
     dev = next(model.parameters()).device  # accumulate where the activations are, return on the CPU
-    stats = [LayerStats(torch.zeros(2 * g * d, 2 * g * d, dtype=torch.float64, device=dev),
-                        torch.zeros(g, half, dtype=torch.float64, device=dev)) for _ in model.model.layers]
+    stats = [
+        LayerStats(
+            torch.zeros(2 * g * d, 2 * g * d, dtype=torch.float64, device=dev),
+            torch.zeros(g, half, dtype=torch.float64, device=dev),
+        )
+        for _ in model.model.layers
+    ]
     cur: dict = {}
     hooks = []
 
     def grab(i, name):
         def hook(mod, inp, out):
             cur[(i, name)] = out.detach().double().reshape(-1, out.shape[-1])
-            if name == "v":
-                q, k, v = cur.pop((i, "q")), cur.pop((i, "k")), cur.pop((i, "v"))
+            if name == 'v':
+                q, k, v = cur.pop((i, 'q')), cur.pop((i, 'k')), cur.pop((i, 'v'))
                 kv = torch.cat((k, v), -1)
                 s = stats[i]
                 s.kv_cov += kv.T @ kv
                 s.tokens += kv.shape[0]
                 qn = q.view(-1, h, d)
-                qn = (qn[..., :half] ** 2 + qn[..., half:] ** 2).sqrt().view(-1, g, h // g, half).sum(2)
+                qn = (
+                    (qn[..., :half] ** 2 + qn[..., half:] ** 2)
+                    .sqrt()
+                    .view(-1, g, h // g, half)
+                    .sum(2)
+                )
                 kk = k.view(-1, g, d)
                 kn = (kk[..., :half] ** 2 + kk[..., half:] ** 2).sqrt()
                 s.qk_norm += (qn * kn).sum(0)
+
         return hook
 
     for i, layer in enumerate(model.model.layers):
         a = layer.self_attn
-        hooks += [a.q_proj.register_forward_hook(grab(i, "q")), a.k_proj.register_forward_hook(grab(i, "k")),
-                  a.v_proj.register_forward_hook(grab(i, "v"))]
+        hooks += [
+            a.q_proj.register_forward_hook(grab(i, 'q')),
+            a.k_proj.register_forward_hook(grab(i, 'k')),
+            a.v_proj.register_forward_hook(grab(i, 'v')),
+        ]
     try:
         was = model.training
         model.eval()
         for b in range(0, windows.shape[0], batch_size):
-            model(input_ids=windows[b:b + batch_size].to(dev), use_cache=False)
+            model(input_ids=windows[b : b + batch_size].to(dev), use_cache=False)
         model.train(was)
     finally:
         for hk in hooks:
@@ -61,3 +78,10 @@ def calibrate(model, windows: torch.Tensor, batch_size: int = 4) -> list[LayerSt
         s.qk_norm = (s.qk_norm / max(s.tokens, 1)).cpu()
         s.kv_cov = s.kv_cov.cpu()
     return stats
+
+
+def calibration_windows(tokenizer, n: int = 32, length: int = 256, text_path: str | None = None):
+    """CPU default: n x length tokens of the pydoc ``train`` split; ``text_path``: local text
+    (e.g. WikiText-2 train parquet) for real-scale runs."""
+    text = local_text(text_path) if text_path else pydoc_text('train')
+    return token_windows(encode(tokenizer, text), length, n)

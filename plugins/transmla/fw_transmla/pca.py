@@ -1,4 +1,6 @@
-"""Stage C: balanced K/V scaling (BKV) and joint PCA of [k_nope / alpha, v] to a latent of rank r."""
+"""Stage C: balanced K/V scaling (BKV) and joint PCA of [k_nope / alpha, v] to a latent of rank
+r."""
+
 from __future__ import annotations
 
 import torch
@@ -9,7 +11,7 @@ def nope_value_cov(kv_cov: torch.Tensor, Q: torch.Tensor, rope_dim: int) -> torc
     gd = Q.shape[0]
     T = torch.zeros(2 * gd - rope_dim, 2 * gd, dtype=torch.float64)
     T[: gd - rope_dim, :gd] = Q[rope_dim:]
-    T[gd - rope_dim:, gd:] = torch.eye(gd, dtype=torch.float64)
+    T[gd - rope_dim :, gd:] = torch.eye(gd, dtype=torch.float64)
     return T @ kv_cov @ T.T
 
 
@@ -26,15 +28,22 @@ def joint_pca(H: torch.Tensor, damp: float = 0.01) -> tuple[torch.Tensor, torch.
     return P.flip(1), ev.flip(0)
 
 
-def latent_basis(kv_cov: torch.Tensor, Q: torch.Tensor, rope_dim: int, kv_rank: int | None,
-                 balance: bool = True, ratio: float = 1.0, damp: float = 0.01):
+def latent_basis(
+    kv_cov: torch.Tensor,
+    Q: torch.Tensor,
+    rope_dim: int,
+    kv_rank: int | None,
+    balance: bool = True,
+    ratio: float = 1.0,
+    damp: float = 0.01,
+):
     """(P_r, alpha): P_r ((2gd-d_R) x r); ``kv_rank=None`` -> identity (stage B, no PCA)."""
     gd = Q.shape[0]
     n = 2 * gd - rope_dim
     if kv_rank is None:
         return torch.eye(n, dtype=torch.float64), 1.0
     if not 0 < kv_rank <= n:
-        raise ValueError(f"kv_rank={kv_rank} must be in 1..2*g*d-d_R={n}")
+        raise ValueError(f'kv_rank={kv_rank} must be in 1..2*g*d-d_R={n}')
     cov = nope_value_cov(kv_cov, Q, rope_dim)
     alpha = balance_alpha(cov, gd - rope_dim, ratio) if balance and gd > rope_dim else 1.0
     s = torch.ones(n, dtype=torch.float64)

@@ -3,6 +3,7 @@
 
 Rows of Q: [real parts of kept components ; imaginary parts of kept components ; all others],
 so k_rope = (Q k)[:d_R] in HF half layout and k_nope = (Q k)[d_R:]."""
+
 from __future__ import annotations
 
 import torch
@@ -10,7 +11,9 @@ import torch
 
 def collapse_of(d: int, rope_dim: int) -> int:
     if rope_dim % 2 or d % rope_dim and rope_dim % d:
-        raise ValueError(f"rope_dim={rope_dim} must be even and divide head_dim={d} (or be a multiple)")
+        raise ValueError(
+            f'rope_dim={rope_dim} must be even and divide head_dim={d} (or be a multiple)'
+        )
     return max(d // rope_dim, 1)
 
 
@@ -38,15 +41,23 @@ def _eigh_desc(H: torch.Tensor, damp: float) -> tuple[torch.Tensor, torch.Tensor
     return ev.flip(0), U.flip(1)
 
 
-def rorope(k_cov: torch.Tensor, g: int, d: int, M: int, n_keep: int | None = None, collapse: int = 1,
-           damp: float = 0.01, rotations: dict | None = None) -> tuple[torch.Tensor, list[int]]:
+def rorope(
+    k_cov: torch.Tensor,
+    g: int,
+    d: int,
+    M: int,
+    n_keep: int | None = None,
+    collapse: int = 1,
+    damp: float = 0.01,
+    rotations: dict | None = None,
+) -> tuple[torch.Tensor, list[int]]:
     """RoRoPE with FreqFold M: one PCA per group of M adjacent frequencies over real+imag parts
     (same U for both). Keeps RoPE on ``n_keep`` components per group (default M / collapse),
     component c of group m at frequency m*M + (c*collapse) % M. ``rotations[m]`` (g*M x g*M
     orthogonal) overrides the PCA (tests). Returns (Q, freqs)."""
     half = d // 2
     if half % M:
-        raise ValueError(f"freqfold M={M} must divide head_dim/2={half}")
+        raise ValueError(f'freqfold M={M} must divide head_dim/2={half}')
     n_keep = M // collapse if n_keep is None else n_keep
     re, im, other, freqs = [], [], [], []
     for m in range(half // M):

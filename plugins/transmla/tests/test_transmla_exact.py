@@ -1,12 +1,13 @@
-"""Stage A exactness, RoRoPE invariance, full-rank PCA, absorbed == DeepSeek layout (float64, sdpa)."""
+"""Stage A exactness, RoRoPE invariance, full-rank PCA, absorbed == DeepSeek layout (float64,
+sdpa)."""
+
 import copy
 
 import pytest
 import torch
-
-from framework.llm.models import tiny
 from transformers.cache_utils import DynamicCache
 
+from framework.llm.models import tiny
 from fw_transmla.cache import LatentKVCache
 from fw_transmla.calibrate import calibrate
 from fw_transmla.convert import convert_exact, convert_mla
@@ -14,7 +15,7 @@ from fw_transmla.pca import joint_pca
 from fw_transmla.rorope import rorope
 
 torch.set_num_threads(1)
-ARCHS = ["llama", "qwen2"]
+ARCHS = ['llama', 'qwen2']
 
 
 def _ids(model, B=2, T=24, seed=1):
@@ -35,11 +36,11 @@ def _incremental(model, ids, cache):
     outs = []
     with torch.no_grad():
         for t in range(ids.shape[1]):
-            outs.append(model(input_ids=ids[:, t:t + 1], cache=cache, use_cache=True).logits)
+            outs.append(model(input_ids=ids[:, t : t + 1], cache=cache, use_cache=True).logits)
     return torch.cat(outs, 1)
 
 
-@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize('arch', ARCHS)
 def test_stage_a_exact_prefill_and_decode(arch):
     ref = tiny(arch)
     ids = _ids(ref)
@@ -51,25 +52,35 @@ def test_stage_a_exact_prefill_and_decode(arch):
     assert (got - want).abs().max() <= 1e-10
     c = ref.config
     assert cache.layers[0].keys.shape == (2, 1, ids.shape[1], c.num_key_value_heads * 16)
-    assert cache.bytes_per_token() == LatentKVCache.expected_bytes_per_token(m) == 2 * 2 * 2 * 16 * 8
+    assert (
+        cache.bytes_per_token() == LatentKVCache.expected_bytes_per_token(m) == 2 * 2 * 2 * 16 * 8
+    )
 
 
 def _all_rope_rotations(model, stats=None, random_u=False):
-    """M = 1 and RoPE kept on every rotated coordinate (n_keep = g), each with its true frequency."""
+    """M = 1 and RoPE kept on every rotated coordinate (n_keep = g), each with its true
+    frequency."""
     g, d = model.config.num_key_value_heads, 16
     gen = torch.Generator().manual_seed(3)
     out = []
     for i in range(model.config.num_hidden_layers):
         rot = None
         if random_u:
-            rot = {m: torch.linalg.qr(torch.randn(g, g, generator=gen, dtype=torch.float64))[0] for m in range(d // 2)}
-        cov = stats[i].kv_cov[:g * d, :g * d] if stats is not None else torch.eye(g * d, dtype=torch.float64)
+            rot = {
+                m: torch.linalg.qr(torch.randn(g, g, generator=gen, dtype=torch.float64))[0]
+                for m in range(d // 2)
+            }
+        cov = (
+            stats[i].kv_cov[: g * d, : g * d]
+            if stats is not None
+            else torch.eye(g * d, dtype=torch.float64)
+        )
         out.append(rorope(cov, g, d, 1, n_keep=g, rotations=rot))
     return out
 
 
-@pytest.mark.parametrize("arch", ARCHS)
-@pytest.mark.parametrize("random_u", [False, True])
+@pytest.mark.parametrize('arch', ARCHS)
+@pytest.mark.parametrize('random_u', [False, True])
 def test_rorope_scores_unchanged(arch, random_u):
     ref = tiny(arch)
     stats = _calib(ref)
@@ -90,6 +101,7 @@ def test_rorope_scores_unchanged(arch, random_u):
 
 def _scores_gqa(a, x, pe):
     from transformers.models.llama.modeling_llama import apply_rotary_pos_emb, repeat_kv
+
     B, T, _ = x.shape
     q = a.q_proj(x).view(B, T, -1, a.head_dim).transpose(1, 2)
     k = a.k_proj(x).view(B, T, -1, a.head_dim).transpose(1, 2)
@@ -99,6 +111,7 @@ def _scores_gqa(a, x, pe):
 
 def _scores_mla(a, x, pe):
     from framework.llm.attention import apply_rope, rope_subset
+
     B, T, _ = x.shape
     q = a.q_proj(x).view(B, T, a.h, a.d + a.rope_dim).transpose(1, 2)
     qn, qr = q.split([a.d, a.rope_dim], -1)
@@ -106,11 +119,11 @@ def _scores_mla(a, x, pe):
     kr = apply_rope(a.k_rope(x).unsqueeze(1), cos, sin)
     qr = apply_rope(qr, cos, sin)
     c = a.kv_a(x).unsqueeze(1)
-    ql = torch.einsum("bhtd,hrd->bhtr", qn, a.w_uk)
+    ql = torch.einsum('bhtd,hrd->bhtr', qn, a.w_uk)
     return (ql @ c.transpose(-1, -2) + qr @ kr.transpose(-1, -2)) * a.scaling
 
 
-@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize('arch', ARCHS)
 def test_freqfold_not_exact_but_finite(arch):
     ref = tiny(arch)
     stats = _calib(ref)
@@ -120,23 +133,30 @@ def test_freqfold_not_exact_but_finite(arch):
     assert torch.isfinite(err) and err > 1e-8
 
 
-@pytest.mark.parametrize("arch", ARCHS)
-@pytest.mark.parametrize("balance", [True, False])
+@pytest.mark.parametrize('arch', ARCHS)
+@pytest.mark.parametrize('balance', [True, False])
 def test_full_rank_pca_equals_stage_b(arch, balance):
     ref = tiny(arch)
     stats = _calib(ref)
     ids = _ids(ref)
     g, d, dr = 2, 16, 8
     b = convert_mla(copy.deepcopy(ref), stats, kv_rank=None, rope_dim=dr, freqfold=2)
-    full = convert_mla(copy.deepcopy(ref), stats, kv_rank=2 * g * d - dr, rope_dim=dr, freqfold=2,
-                       balance_kv=balance)
+    full = convert_mla(
+        copy.deepcopy(ref),
+        stats,
+        kv_rank=2 * g * d - dr,
+        rope_dim=dr,
+        freqfold=2,
+        balance_kv=balance,
+    )
     assert (_logits(full, ids) - _logits(b, ids)).abs().max() <= 1e-10
 
 
 def test_pca_identity():
     gen = torch.Generator().manual_seed(0)
-    X = torch.randn(200, 24, generator=gen, dtype=torch.float64) @ torch.randn(24, 24, generator=gen,
-                                                                                dtype=torch.float64)
+    X = torch.randn(200, 24, generator=gen, dtype=torch.float64) @ torch.randn(
+        24, 24, generator=gen, dtype=torch.float64
+    )
     P, ev = joint_pca(X.T @ X, damp=0.0)
     for r in (4, 12, 20):
         Pr = P[:, :r]
@@ -144,7 +164,7 @@ def test_pca_identity():
         assert abs(lhs - ev[r:].sum()) / lhs <= 1e-10
 
 
-@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize('arch', ARCHS)
 def test_absorbed_equals_deepseek_layout(arch):
     ref = tiny(arch)
     stats = _calib(ref)
@@ -164,11 +184,14 @@ def test_absorbed_equals_deepseek_layout(arch):
 
 def test_interleaved_layout_scores():
     from framework.llm.attention import apply_rope, apply_rope_interleaved, half_to_interleaved
-    ref = tiny("llama")
+
+    ref = tiny('llama')
     x = torch.randn(1, 12, 16, dtype=torch.float64)
     pe = ref.model.rotary_emb(x, torch.arange(12)[None])
     q, k = torch.randn(2, 1, 1, 12, 16, dtype=torch.float64)
     s_half = apply_rope(q, *pe) @ apply_rope(k, *pe).transpose(-1, -2)
     p = half_to_interleaved(16)
-    s_int = apply_rope_interleaved(q[..., p], *pe) @ apply_rope_interleaved(k[..., p], *pe).transpose(-1, -2)
+    s_int = apply_rope_interleaved(q[..., p], *pe) @ apply_rope_interleaved(
+        k[..., p], *pe
+    ).transpose(-1, -2)
     assert (s_half - s_int).abs().max() <= 1e-12
