@@ -1,77 +1,99 @@
-"""Plugin commands: ``fw damo_yolo make-shapes-coco | fuse | export-weights | complexity | bench``."""
+"""Plugin commands: ``fw damo_yolo make-shapes-coco | fuse | export-weights | complexity |
+bench``."""
+
 import json
 
 import click
 
 
-@click.command("make-shapes-coco")
-@click.option("--out", default="data/shapes_coco", show_default=True, help="output root folder")
-@click.option("--n-train", default=256, show_default=True)
-@click.option("--n-val", default=32, show_default=True)
-@click.option("--size", default=160, show_default=True, help="image side in pixels")
-@click.option("--seed", default=0, show_default=True)
+@click.command('make-shapes-coco')
+@click.option('--out', default='data/shapes_coco', show_default=True, help='output root folder')
+@click.option('--n-train', default=256, show_default=True)
+@click.option('--n-val', default=32, show_default=True)
+@click.option('--size', default=160, show_default=True, help='image side in pixels')
+@click.option('--seed', default=0, show_default=True)
 def make_shapes_coco_cmd(out, n_train, n_val, size, seed):
     """Write the synthetic shapes detection set (COCO json + PNG images)."""
-    from .shapes import make_shapes_coco
+    from .data import make_shapes_coco
+
     paths = make_shapes_coco(out, n_train, n_val, size, seed)
     for split, p in paths.items():
-        click.echo(f"{split}: {p}")
+        click.echo(f'{split}: {p}')
 
 
-@click.command("fuse")
-@click.argument("config")
-@click.argument("checkpoint")
-@click.argument("out")
-@click.option("--fuse-bn", is_flag=True, help="also fold every BN into its conv")
-@click.option("--trust-checkpoint", is_flag=True,
-              help="allow a full (pickled) checkpoint; only for files you wrote yourself")
+@click.command('fuse')
+@click.argument('config')
+@click.argument('checkpoint')
+@click.argument('out')
+@click.option('--fuse-bn', is_flag=True, help='also fold every BN into its conv')
+@click.option(
+    '--trust-checkpoint',
+    is_flag=True,
+    help='allow a full (pickled) checkpoint; only for files you wrote yourself',
+)
 def fuse_cmd(config, checkpoint, out, fuse_bn, trust_checkpoint):
     """Re-parameterise CHECKPOINT of CONFIG into a deploy checkpoint OUT (weights only)."""
-    from .tools import fuse_checkpoint
+    from .deploy import fuse_checkpoint
+
     info = fuse_checkpoint(config, checkpoint, out, fuse_bn=fuse_bn, trusted=trust_checkpoint)
     click.echo(json.dumps(info))
 
 
-@click.command("export-weights")
-@click.argument("checkpoint")
-@click.argument("out")
+@click.command('export-weights')
+@click.argument('checkpoint')
+@click.argument('out')
 def export_weights_cmd(checkpoint, out):
     """Write a weights-only copy (state_dict + plain meta) of a checkpoint this stack wrote."""
-    from .tools import export_weights
+    from .deploy import export_weights
+
     click.echo(export_weights(checkpoint, out))
 
 
-@click.command("complexity")
-@click.option("--json", "as_json", is_flag=True, help="print a JSON list")
-@click.option("--size", default=640, show_default=True)
-@click.option("--models", default="T,S,M", show_default=True, help="comma list of T, S, M, L")
+@click.command('complexity')
+@click.option('--json', 'as_json', is_flag=True, help='print a JSON list')
+@click.option('--size', default=640, show_default=True)
+@click.option('--models', default='T,S,M', show_default=True, help='comma list of T, S, M, L')
 def complexity_cmd(as_json, size, models):
     """Deploy-mode parameters and FLOPs (2 x multiply-accumulates) of T/S/M at SIZE x SIZE."""
-    from .tools import complexity
-    rows = complexity(size=size, archs=tuple(m.strip().upper() for m in models.split(",")))
+    from .bench import complexity
+
+    rows = complexity(size=size, archs=tuple(m.strip().upper() for m in models.split(',')))
     if as_json:
         click.echo(json.dumps(rows))
         return
-    click.echo(f"{'model':<14}{'params_m':>10}{'gflops':>10}{'paper_params':>14}{'paper_gflops':>14}")
+    click.echo(
+        f'{"model":<14}{"params_m":>10}{"gflops":>10}{"paper_params":>14}{"paper_gflops":>14}'
+    )
     for r in rows:
-        click.echo(f"{r['model']:<14}{r['params_m']:>10.3f}{r['gflops']:>10.2f}"
-                   f"{r['paper_params_m']:>14}{r['paper_gflops']:>14}")
+        click.echo(
+            f'{r["model"]:<14}{r["params_m"]:>10.3f}{r["gflops"]:>10.2f}'
+            f'{r["paper_params_m"]:>14}{r["paper_gflops"]:>14}'
+        )
 
 
-@click.command("bench")
-@click.option("--json", "as_json", is_flag=True, help="print a JSON list")
-@click.option("--sizes", default="640,416", show_default=True)
-@click.option("--threads", default=1, show_default=True, help="torch intra-op threads (fixed)")
-@click.option("--warmup", default=10, show_default=True)
-@click.option("--iters", default=30, show_default=True)
+@click.command('bench')
+@click.option('--json', 'as_json', is_flag=True, help='print a JSON list')
+@click.option('--sizes', default='640,416', show_default=True)
+@click.option('--threads', default=1, show_default=True, help='torch intra-op threads (fixed)')
+@click.option('--warmup', default=10, show_default=True)
+@click.option('--iters', default=30, show_default=True)
 def bench_cmd(as_json, sizes, threads, warmup, iters):
     """CPU latency (batch 1, no NMS) of deployed DAMO-YOLO-T vs mmdet's YOLOX-S, side by side."""
-    from .tools import bench
-    rows = bench([int(s) for s in sizes.split(",")], threads, warmup, iters,
-                 log=None if as_json else click.echo)
+    from .bench import bench
+
+    rows = bench(
+        [int(s) for s in sizes.split(',')],
+        threads,
+        warmup,
+        iters,
+        log=None if as_json else click.echo,
+    )
     if as_json:
         click.echo(json.dumps(rows))
         return
     for r in rows:
-        click.echo(f"{r['input_size']}: damo_yolo_t {r['damo_yolo_t_ms']:.1f} ms, yolox_s {r['yolox_s_ms']:.1f} ms, "
-                   f"ratio {r['ratio']:.3f} (goal <= 0.8)")
+        click.echo(
+            f'{r["input_size"]}: damo_yolo_t {r["damo_yolo_t_ms"]:.1f} ms, '
+            f'yolox_s {r["yolox_s_ms"]:.1f} ms, '
+            f'ratio {r["ratio"]:.3f} (goal <= 0.8)'
+        )

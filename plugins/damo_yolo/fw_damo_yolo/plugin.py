@@ -1,28 +1,29 @@
-"""pluggy hooks of the damo_yolo plugin (stdlib only at module level)."""
-from framework.hookspecs import hookimpl
+"""fw's hooks for damo_yolo: the core registers the manifest's components in fw's registries;
+``fw_register`` also makes the plugin's child registries under mmdet's (scope ``damo_yolo``), so
+the plugin's mmdet configs (``default_scope='mmdet'``) build ``damo_yolo.ZeroHead`` and the rest."""
 
-NAME = "damo_yolo"
+from framework import hookimpl, mm_registries
+from fw_damo_yolo import __version__
 
 
 @hookimpl
 def fw_plugin_info():
     return {
-        "name": NAME,
-        "paper": "DAMO-YOLO: A Report on Real-Time Object Detection Design (Xu et al., arXiv 2211.15444)",
-        "version": "0.1.0",
-        "config_dir": "configs",
-        "requires": {"torch": ">=2.1", "mmengine": ">=0.10.7,<1.0", "mmcv": ">=2.0.0rc4,<2.2.0",
-                     "mmdet": "==3.3.0", "pycocotools": ">=2.0.8"},
+        'name': 'damo_yolo',
+        'paper': 'DAMO-YOLO: A Report on Real-Time Object Detection Design (Xu et al., '
+        'arXiv 2211.15444)',
+        'version': __version__,
+        'config_dir': 'configs',
+        'requires': {
+            'torch': '>=2.1',
+            'mmengine': '>=0.10.7,<1.0',
+            'mmcv': '>=2.0.0rc4,<2.2.0',
+            'mmdet': '==3.3.0',
+            'pycocotools': '>=2.0.8',
+        },
     }
 
 
 @hookimpl
 def fw_register(registries):
-    """Create the plugin's child registries under mmdet's (scope 'damo_yolo') and fill them from
-    the manifest; the core's own registries are filled from the same manifest by the core."""
-    try:
-        from fw_damo_yolo import registry  # noqa: F401  (registers on import)
-    except ImportError as err:
-        raise ImportError(
-            f"damo_yolo needs the OpenMMLab stack (mmcv 2.1.0 with ops, mmdet 3.3.0, pycocotools): {err}. "
-            "Install it with tools/install_openmmlab.sh") from err
+    mm_registries('damo_yolo', 'mmdet')

@@ -1,22 +1,29 @@
-"""AlignOTA on hand-made cases (spec 4 and 10.4) on a stride-8 8x8 grid of priors at (8i, 8j)."""
+"""AlignOTA on hand-made cases on a stride-8 8x8 grid of priors at (8i, 8j)."""
+
 import math
 
 import pytest
 import torch
 
-pytest.importorskip("mmdet")
+pytest.importorskip('mmdet')
 
 from mmengine.structures import InstanceData  # noqa: E402
 
-from fw_damo_yolo.models.task_modules.align_ota_assigner import (  # noqa: E402
-    AlignOTAAssigner, align_ota_assign, candidate_masks, pairwise_cost)
+from fw_damo_yolo.assigner import (  # noqa: E402
+    AlignOTAAssigner,
+    align_ota_assign,
+    candidate_masks,
+    pairwise_cost,
+)
 
 C = 2  # classes
 
 
 def grid():
-    ys, xs = torch.meshgrid(torch.arange(8.0) * 8, torch.arange(8.0) * 8, indexing="ij")
-    return torch.stack([xs.flatten(), ys.flatten(), torch.full((64,), 8.0), torch.full((64,), 8.0)], 1)
+    ys, xs = torch.meshgrid(torch.arange(8.0) * 8, torch.arange(8.0) * 8, indexing='ij')
+    return torch.stack(
+        [xs.flatten(), ys.flatten(), torch.full((64,), 8.0), torch.full((64,), 8.0)], 1
+    )
 
 
 def preds_towards(priors, gt, seed=0, jitter=6.0):
@@ -33,13 +40,16 @@ def scores(n, seed=1):
 
 def run(priors, bboxes, probs, gt_bboxes, gt_labels):
     a = AlignOTAAssigner()
-    res = a.assign(InstanceData(priors=priors, bboxes=bboxes, scores=probs),
-                   InstanceData(bboxes=gt_bboxes, labels=gt_labels))
+    res = a.assign(
+        InstanceData(priors=priors, bboxes=bboxes, scores=probs),
+        InstanceData(bboxes=gt_bboxes, labels=gt_labels),
+    )
     return res
 
 
 def full_cost(priors, bboxes, probs, gt_bboxes, gt_labels):
     from mmdet.structures.bbox import bbox_overlaps
+
     in_gt, in_ctr = candidate_masks(priors, gt_bboxes)
     valid = (in_gt | in_ctr).any(1)
     ious = bbox_overlaps(bboxes[valid], gt_bboxes)
@@ -55,7 +65,9 @@ def test_one_box_candidates_and_dynamic_k():
     xy = priors[:, :2]
     both = (in_gt & in_ctr)[:, 0]
     assert both.sum() == 9
-    assert set(map(tuple, xy[both].tolist())) == {(x, y) for x in (24.0, 32.0, 40.0) for y in (24.0, 32.0, 40.0)}
+    assert set(map(tuple, xy[both].tolist())) == {
+        (x, y) for x in (24.0, 32.0, 40.0) for y in (24.0, 32.0, 40.0)
+    }
     valid = (in_gt | in_ctr)[:, 0]
     assert valid.sum() == 25
     assert set(xy[valid, 0].tolist()) == {16.0, 24.0, 32.0, 40.0, 48.0}
@@ -82,8 +94,13 @@ def test_one_box_candidates_and_dynamic_k():
 
 def test_no_box_all_negative():
     priors = grid()
-    res = run(priors, preds_towards(priors, torch.tensor([0.0, 0, 8, 8])), scores(64),
-              torch.zeros(0, 4), torch.zeros(0, dtype=torch.long))
+    res = run(
+        priors,
+        preds_towards(priors, torch.tensor([0.0, 0, 8, 8])),
+        scores(64),
+        torch.zeros(0, 4),
+        torch.zeros(0, dtype=torch.long),
+    )
     assert (res.gt_inds == 0).all() and (res.labels == -1).all() and (res.max_overlaps == 0).all()
     assert res.num_gts == 0
 
@@ -93,8 +110,10 @@ def test_point_on_border_is_outside():
     in_gt, in_ctr = candidate_masks(priors, torch.tensor([[16.0, 16.0, 48.0, 48.0]]))
     assert in_gt[:, 0].tolist() == [False, True, False]
     # the centre square (half-side 20 around 32 -> (12, 52)) is strict as well
-    in_gt, in_ctr = candidate_masks(torch.tensor([[12.0, 32.0, 8.0, 8.0], [13.0, 32.0, 8.0, 8.0]]),
-                                    torch.tensor([[16.0, 16.0, 48.0, 48.0]]))
+    in_gt, in_ctr = candidate_masks(
+        torch.tensor([[12.0, 32.0, 8.0, 8.0], [13.0, 32.0, 8.0, 8.0]]),
+        torch.tensor([[16.0, 16.0, 48.0, 48.0]]),
+    )
     assert in_ctr[:, 0].tolist() == [False, True]
 
 
@@ -109,9 +128,11 @@ def test_prior_claimed_by_two_boxes_goes_to_lower_cost():
     v, ious, cost = full_cost(priors, bboxes, probs, gts, labels)
     v_idx = v.nonzero().flatten()
     ks = ious.topk(10, dim=0).values.sum(0).int().clamp(min=1)
-    picks = [set(v_idx[cost[:, g].topk(int(ks[g]), largest=False).indices].tolist()) for g in range(2)]
+    picks = [
+        set(v_idx[cost[:, g].topk(int(ks[g]), largest=False).indices].tolist()) for g in range(2)
+    ]
     contested = picks[0] & picks[1]
-    assert contested, "the case must have a prior picked by both GTs"
+    assert contested, 'the case must have a prior picked by both GTs'
     res = run(priors, bboxes, probs, gts, labels)
     for p in contested:
         j = int((v_idx == p).nonzero())
@@ -119,7 +140,9 @@ def test_prior_claimed_by_two_boxes_goes_to_lower_cost():
     for g in range(2):
         # each GT keeps its uncontested picks and gets no replacement for the ones it lost
         won = {p for p in contested if res.gt_inds[p] == g + 1}
-        assert set((res.gt_inds == g + 1).nonzero().flatten().tolist()) == (picks[g] - contested) | won
+        assert (
+            set((res.gt_inds == g + 1).nonzero().flatten().tolist()) == (picks[g] - contested) | won
+        )
     assert set(res.labels[res.gt_inds == 2].tolist()) <= {1}
 
 
@@ -147,8 +170,9 @@ def test_hand_cost_values():
     c_cls, c_iou = pairwise_cost(probs, ious, torch.tensor([0]), 2)  # default weights 1 : 3
     assert abs(float(c_cls + c_iou) - 0.732867) < 1e-5
     # paper variant: linear IoU cost, power 1
-    c_cls, c_iou = pairwise_cost(probs, ious, torch.tensor([0]), 2, iou_cost="linear", cls_power=1.0,
-                                 iou_weight=1.0)
+    c_cls, c_iou = pairwise_cost(
+        probs, ious, torch.tensor([0]), 2, iou_cost='linear', cls_power=1.0, iou_weight=1.0
+    )
     assert abs(float(c_iou) + 0.8) < 1e-6
     expect = -(0.8 * math.log(0.5) + 0.2 * math.log(0.5)) * 0.3 - math.log(0.9) * 0.1
     assert abs(float(c_cls) - expect) < 1e-6
@@ -160,6 +184,8 @@ def test_function_and_class_agree_and_detach():
     bboxes = preds_towards(priors, gt[0]).requires_grad_()
     probs = scores(64).requires_grad_()
     res = run(priors, bboxes, probs, gt, torch.tensor([0]))
-    inds, labels, ov = align_ota_assign(probs.detach(), priors, bboxes.detach(), gt, torch.tensor([0]))
+    inds, labels, ov = align_ota_assign(
+        probs.detach(), priors, bboxes.detach(), gt, torch.tensor([0])
+    )
     assert torch.equal(res.gt_inds, inds) and torch.equal(res.labels, labels)
     assert not res.max_overlaps.requires_grad

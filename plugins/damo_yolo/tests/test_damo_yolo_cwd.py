@@ -1,8 +1,9 @@
-"""Channel-wise distillation loss and its weight schedule (spec 5 and 10.6); pure torch."""
+"""Channel-wise distillation loss and its weight schedule; pure torch."""
+
 import torch
 import torch.nn as nn
 
-from fw_damo_yolo.models.losses.cwd import CWDFeatureLoss, cwd, cwd_weight
+from fw_damo_yolo.loss import CWDFeatureLoss, cwd, cwd_weight
 
 
 def _identity_align(loss):

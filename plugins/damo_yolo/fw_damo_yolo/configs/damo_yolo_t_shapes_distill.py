@@ -7,12 +7,14 @@
 _base_ = ['./damo_yolo_t_shapes.py']
 teacher_ckpt = 'work_dirs/damo_yolo/damo_yolo_t_shapes/epoch_32.pth'
 model = dict(
-    type='DAMOYOLODistill',
+    type='damo_yolo.DAMOYOLODistill',
     teacher_config='damo_yolo_t_shapes',
     teacher_ckpt=teacher_ckpt,
     backbone=dict(widen_factor=0.25),
     neck=dict(in_channels=[24, 48, 96], out_channels=[16, 32, 64]),
     bbox_head=dict(in_channels=[16, 32, 64]),
-    distill_loss=dict(type='CWDFeatureLoss', tau=1.0, loss_weight=1.0),
-    distill_weight=1.0, distill_weight_end=0.1)
+    distill_loss=dict(type='damo_yolo.CWDFeatureLoss', tau=1.0, loss_weight=1.0),
+    distill_weight=1.0,
+    distill_weight_end=0.1,
+)
 optim_wrapper = dict(clip_grad=dict(max_norm=30.0))

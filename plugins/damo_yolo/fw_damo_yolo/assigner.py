@@ -1,8 +1,9 @@
-"""AlignOTA assigner (paper eq. 2, official code; spec section 4).
+"""AlignOTA assigner (Xu et al. 2022, Sec. 2.3, Eq. 2; as the official code).
 
 ``align_ota_assign`` is the math on plain tensors; ``AlignOTAAssigner`` wraps it in mmdet's
 ``BaseAssigner`` / ``AssignResult`` interface.
 """
+
 import torch
 import torch.nn.functional as F
 from mmdet.models.task_modules.assigners.assign_result import AssignResult
@@ -22,16 +23,27 @@ def candidate_masks(priors, gt_bboxes, center_radius=2.5):
     in_gt = (px - x1 > 0) & (py - y1 > 0) & (x2 - px > 0) & (y2 - py > 0)
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
     rx, ry = center_radius * sx, center_radius * sy
-    in_ctr = (px - (cx - rx) > 0) & (py - (cy - ry) > 0) & ((cx + rx) - px > 0) & ((cy + ry) - py > 0)
+    in_ctr = (
+        (px - (cx - rx) > 0) & (py - (cy - ry) > 0) & ((cx + rx) - px > 0) & ((cy + ry) - py > 0)
+    )
     return in_gt, in_ctr
 
 
-def pairwise_cost(scores, ious, gt_labels, num_classes, iou_cost="log", cls_power=2.0,
-                  iou_weight=3.0, cls_weight=1.0):
-    """Cost terms for valid priors. scores (V, C) probabilities, ious (V, G). Returns (cls, iou) costs."""
-    if iou_cost == "log":
+def pairwise_cost(
+    scores,
+    ious,
+    gt_labels,
+    num_classes,
+    iou_cost='log',
+    cls_power=2.0,
+    iou_weight=3.0,
+    cls_weight=1.0,
+):
+    """Cost terms for valid priors. scores (V, C) probabilities, ious (V, G). Returns (cls, iou)
+    costs."""
+    if iou_cost == 'log':
         c_iou = -torch.log(ious + EPS)
-    elif iou_cost == "linear":
+    elif iou_cost == 'linear':
         c_iou = -ious
     else:
         raise ValueError(f"iou_cost must be 'log' or 'linear', got {iou_cost!r}")
@@ -40,15 +52,26 @@ def pairwise_cost(scores, ious, gt_labels, num_classes, iou_cost="log", cls_powe
     target = onehot[None] * ious[..., None]  # (V, G, C)
     p = scores[:, None, :].expand(V, G, num_classes)
     with torch.autocast(device_type=scores.device.type, enabled=False):
-        bce = F.binary_cross_entropy(p.float(), target.float(), reduction="none")
+        bce = F.binary_cross_entropy(p.float(), target.float(), reduction='none')
     c_cls = (bce * (target - p).abs().pow(cls_power)).sum(-1)
     return cls_weight * c_cls, iou_weight * c_iou
 
 
-def align_ota_assign(scores, priors, bboxes, gt_bboxes, gt_labels, center_radius=2.5,
-                     candidate_topk=10, iou_weight=3.0, cls_weight=1.0, iou_cost="log",
-                     cls_power=2.0):
-    """Returns (gt_inds 1-based with 0 = negative, labels (-1 negative), max_overlaps), each (N,)."""
+def align_ota_assign(
+    scores,
+    priors,
+    bboxes,
+    gt_bboxes,
+    gt_labels,
+    center_radius=2.5,
+    candidate_topk=10,
+    iou_weight=3.0,
+    cls_weight=1.0,
+    iou_cost='log',
+    cls_power=2.0,
+):
+    """Returns (gt_inds 1-based with 0 = negative, labels (-1 negative), max_overlaps), each
+    (N,)."""
     N = priors.size(0)
     G = gt_bboxes.size(0)
     device = priors.device
@@ -64,8 +87,16 @@ def align_ota_assign(scores, priors, bboxes, gt_bboxes, gt_labels, center_radius
         return gt_inds, labels, max_overlaps
     v_bboxes = bboxes[valid].float()
     ious = bbox_overlaps(v_bboxes, gt_bboxes.float())  # (V, G)
-    c_cls, c_iou = pairwise_cost(scores[valid].float(), ious, gt_labels, scores.size(1), iou_cost,
-                                 cls_power, iou_weight, cls_weight)
+    c_cls, c_iou = pairwise_cost(
+        scores[valid].float(),
+        ious,
+        gt_labels,
+        scores.size(1),
+        iou_cost,
+        cls_power,
+        iou_weight,
+        cls_weight,
+    )
     both = in_gt[valid] & in_ctr[valid]
     cost = c_cls + c_iou + INF * (~both).float()
 
@@ -93,11 +124,32 @@ def align_ota_assign(scores, priors, bboxes, gt_bboxes, gt_labels, center_radius
 
 
 class AlignOTAAssigner(BaseAssigner):
-    """mmdet assigner. ``pred_instances`` needs ``priors`` (N, 4: x, y, stride_w, stride_h),
-    ``bboxes`` (decoded, pixels) and ``scores`` (**probabilities**, N x C); all treated as detached."""
+    """AlignOTA (Xu et al. 2022, Sec. 2.3, Eq. 2), an mmdet assigner. ``pred_instances`` needs
+    ``priors`` (N, 4: x, y, stride_w, stride_h), ``bboxes`` (decoded, pixels) and ``scores``
+    (**probabilities**, N x C); all treated as detached.
 
-    def __init__(self, center_radius=2.5, candidate_topk=10, iou_weight=3.0, cls_weight=1.0,
-                 iou_cost="log", cls_power=2.0):
+    cost = cls_weight * sum_c BCE(p_c, y_c) |y_c - p_c|^cls_power + iou_weight * C_iou, with the
+    soft target y = IoU at the GT class; each GT takes its k lowest-cost priors, k from the sum of
+    its top IoUs (dynamic k, SimOTA style).
+
+    Args:
+        center_radius: candidate priors lie within this many strides of a GT centre (2.5).
+        candidate_topk: top IoUs summed for the dynamic k (10).
+        iou_weight: weight of the IoU cost (3.0; the paper writes 1).
+        cls_weight: weight of the classification cost (1.0).
+        iou_cost: ``'log'`` (-log IoU, official code) or ``'linear'`` (-IoU, the paper).
+        cls_power: power of |y - p| in the classification cost (2, official code; the paper 1).
+    """
+
+    def __init__(
+        self,
+        center_radius=2.5,
+        candidate_topk=10,
+        iou_weight=3.0,
+        cls_weight=1.0,
+        iou_cost='log',
+        cls_power=2.0,
+    ):
         self.center_radius = center_radius
         self.candidate_topk = candidate_topk
         self.iou_weight = iou_weight
@@ -109,10 +161,19 @@ class AlignOTAAssigner(BaseAssigner):
     def assign(self, pred_instances, gt_instances, gt_instances_ignore=None, **kwargs):
         gt_bboxes = gt_instances.bboxes
         gt_labels = gt_instances.labels
-        if hasattr(gt_bboxes, "tensor"):
+        if hasattr(gt_bboxes, 'tensor'):
             gt_bboxes = gt_bboxes.tensor
         gt_inds, labels, overlaps = align_ota_assign(
-            pred_instances.scores.detach(), pred_instances.priors, pred_instances.bboxes.detach(),
-            gt_bboxes, gt_labels, self.center_radius, self.candidate_topk, self.iou_weight,
-            self.cls_weight, self.iou_cost, self.cls_power)
+            pred_instances.scores.detach(),
+            pred_instances.priors,
+            pred_instances.bboxes.detach(),
+            gt_bboxes,
+            gt_labels,
+            self.center_radius,
+            self.candidate_topk,
+            self.iou_weight,
+            self.cls_weight,
+            self.iou_cost,
+            self.cls_power,
+        )
         return AssignResult(gt_bboxes.size(0), gt_inds, overlaps, labels=labels)

@@ -1,26 +1,37 @@
-"""Efficient RepGFPN neck (official GiraffeNeckV2; spec 2.3): 5 CSPStage fusion nodes, queen-fusion."""
+"""Efficient RepGFPN neck (official GiraffeNeckV2; Xu et al. 2022, Sec. 2.2): 5 CSPStage fusion
+nodes, queen-fusion."""
+
 import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
 
-from ..layers import ConvBNAct, CSPStage
+from .layers import ConvBNAct, CSPStage
 
 
 class GiraffeNeckV2(BaseModule):
-    """Inputs (P3, P4, P5) with ``in_channels`` (c0, c1, c2); outputs (P3, P4, P5) with ``out_channels``.
+    """Efficient RepGFPN (Xu et al. 2022, Sec. 2.2): inputs (P3, P4, P5) with ``in_channels``
+    (c0, c1, c2), outputs (P3, P4, P5) with ``out_channels``; ``hidden_ratio`` sets the RepBlock
+    width inside each fusion node, ``act`` its activation, ``init_cfg`` mmengine's init config.
 
-    Each merge node is a CSPStage with ``n = round(3 * depth)`` RepBlocks (Python's round: 1.5 -> 4... is
-    round(4.5) = 4, banker's rounding, matching the official code)."""
+    Each merge node is a CSPStage with ``n = round(3 * depth)`` RepBlocks (Python's round, e.g.
+    round(4.5) = 4, banker's rounding, as the official code)."""
 
-    def __init__(self, in_channels=(96, 192, 384), out_channels=(64, 128, 256), depth=1.0,
-                 hidden_ratio=1.0, act="relu", init_cfg=None):
+    def __init__(
+        self,
+        in_channels=(96, 192, 384),
+        out_channels=(64, 128, 256),
+        depth=1.0,
+        hidden_ratio=1.0,
+        act='relu',
+        init_cfg=None,
+    ):
         super().__init__(init_cfg)
         c0, c1, c2 = in_channels
         o0, o1, o2 = out_channels
         n = round(3 * depth)
         self.n = n
         self.in_channels, self.out_channels = tuple(in_channels), tuple(out_channels)
-        self.upsample = nn.Upsample(scale_factor=2, mode="nearest")
+        self.upsample = nn.Upsample(scale_factor=2, mode='nearest')
         self.bu_conv13 = ConvBNAct(c1, c1, 3, 2, act)
         self.merge_3 = CSPStage(c1 + c2, hidden_ratio, c2, n, act)
         self.bu_conv24 = ConvBNAct(c0, c0, 3, 2, act)

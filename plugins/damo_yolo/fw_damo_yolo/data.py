@@ -3,22 +3,28 @@
 Three classes (rectangle, ellipse, triangle) of random colours on textured or noise backgrounds,
 1-4 objects per image, 8-64 px, polygon segmentations. Edge cases in the train split: an image with
 no objects, a crowd annotation (``iscrowd=1``, uncompressed RLE), a box smaller than 2 px, a box
-touching the image border, and a non-square image; the val split has an empty and a non-square image.
+touching the image border, and a non-square image; the val split has an empty and a non-square
+image.
 
 Layout::
 
     ROOT/annotations/instances_train.json   ROOT/train/000001.png ...
     ROOT/annotations/instances_val.json     ROOT/val/000001.png ...
 
-Only numpy and OpenCV; no torch.
+``ShapesCocoDataset`` reads the set as mmdet's ``CocoDataset`` (it is one), writing it first
+when it is missing.
 """
+
 import json
 import os
 
 import cv2
 import numpy as np
+from mmdet.datasets import CocoDataset
 
-CLASSES = ("rectangle", "ellipse", "triangle")
+from framework import FwError
+
+CLASSES = ('rectangle', 'ellipse', 'triangle')
 
 
 def _background(rng, h, w):
@@ -57,7 +63,7 @@ def _colour(rng, img, poly):
     """A colour that contrasts with the local background."""
     x1, y1 = np.floor(poly.min(0)).astype(int)
     x2, y2 = np.ceil(poly.max(0)).astype(int)
-    patch = img[max(y1, 0):y2 + 1, max(x1, 0):x2 + 1]
+    patch = img[max(y1, 0) : y2 + 1, max(x1, 0) : x2 + 1]
     mean = patch.reshape(-1, 3).mean(0) if patch.size else np.full(3, 128.0)
     for _ in range(20):
         c = rng.integers(0, 256, 3)
@@ -73,7 +79,7 @@ def _draw(img, poly, colour):
 
 def _rle(mask):
     """Uncompressed COCO RLE (column-major, starts with a run of zeros)."""
-    flat = mask.astype(np.uint8).flatten(order="F")
+    flat = mask.astype(np.uint8).flatten(order='F')
     counts, prev, run = [], 0, 0
     for v in flat:
         if v != prev:
@@ -81,7 +87,7 @@ def _rle(mask):
             run, prev = 0, v
         run += 1
     counts.append(run)
-    return {"counts": [int(c) for c in counts], "size": [int(mask.shape[0]), int(mask.shape[1])]}
+    return {'counts': [int(c) for c in counts], 'size': [int(mask.shape[0]), int(mask.shape[1])]}
 
 
 def _iou(a, b):
@@ -105,16 +111,25 @@ def _place(rng, h, w, boxes, min_size, max_size):
 def _ann(ann_id, img_id, cls, poly, crowd_mask=None):
     x1, y1 = poly.min(0)
     x2, y2 = poly.max(0)
-    ann = {"id": ann_id, "image_id": img_id, "category_id": cls + 1,
-           "bbox": [round(float(x1), 2), round(float(y1), 2), round(float(x2 - x1), 2), round(float(y2 - y1), 2)],
-           "iscrowd": 0}
+    ann = {
+        'id': ann_id,
+        'image_id': img_id,
+        'category_id': cls + 1,
+        'bbox': [
+            round(float(x1), 2),
+            round(float(y1), 2),
+            round(float(x2 - x1), 2),
+            round(float(y2 - y1), 2),
+        ],
+        'iscrowd': 0,
+    }
     if crowd_mask is not None:
-        ann["iscrowd"] = 1
-        ann["segmentation"] = _rle(crowd_mask)
-        ann["area"] = float(crowd_mask.sum())
+        ann['iscrowd'] = 1
+        ann['segmentation'] = _rle(crowd_mask)
+        ann['area'] = float(crowd_mask.sum())
     else:
-        ann["segmentation"] = [[round(float(v), 2) for v in poly.reshape(-1)]]
-        ann["area"] = round(float(cv2.contourArea(poly.astype(np.float32))), 2)
+        ann['segmentation'] = [[round(float(v), 2) for v in poly.reshape(-1)]]
+        ann['area'] = round(float(cv2.contourArea(poly.astype(np.float32))), 2)
     return ann
 
 
@@ -128,13 +143,13 @@ def make_split(root, split, n, size, rng, min_size=8, max_size=64, edge_cases=Tr
         h, w = size, size
         special = None
         if edge_cases:
-            special = {0: "empty", 1: "non_square"}.get(i)
-            if split == "train":
-                special = {0: "empty", 1: "crowd", 2: "tiny", 3: "border", 4: "non_square"}.get(i)
-        if special == "non_square":
+            special = {0: 'empty', 1: 'non_square'}.get(i)
+            if split == 'train':
+                special = {0: 'empty', 1: 'crowd', 2: 'tiny', 3: 'border', 4: 'non_square'}.get(i)
+        if special == 'non_square':
             h = int(size * 3 // 4)
         img = _background(rng, h, w)
-        n_obj = 0 if special == "empty" else int(rng.integers(1, 5))
+        n_obj = 0 if special == 'empty' else int(rng.integers(1, 5))
         boxes, objs = [], []
         for _ in range(n_obj):
             box = _place(rng, h, w, boxes, min_size, min(max_size, h - 2))
@@ -142,7 +157,7 @@ def make_split(root, split, n, size, rng, min_size=8, max_size=64, edge_cases=Tr
                 continue
             boxes.append(box)
             objs.append((int(rng.integers(3)), box))
-        if special == "border" and objs:
+        if special == 'border' and objs:
             cls, (x, y, bw, bh) = objs[0]
             objs[0] = (cls, (0.0, y, bw, bh))  # touches the left border
         for cls, (x, y, bw, bh) in objs:
@@ -150,13 +165,13 @@ def make_split(root, split, n, size, rng, min_size=8, max_size=64, edge_cases=Tr
             _draw(img, poly, _colour(rng, img, poly))
             anns.append(_ann(ann_id, img_id, cls, poly))
             ann_id += 1
-        if special == "tiny":
+        if special == 'tiny':
             x, y = float(rng.uniform(10, w - 12)), float(rng.uniform(10, h - 12))
             poly = _polygon(rng, 0, x, y, 1.5, 1.5)
             _draw(img, poly, _colour(rng, img, poly))
             anns.append(_ann(ann_id, img_id, 0, poly))
             ann_id += 1
-        if special == "crowd":
+        if special == 'crowd':
             mask = np.zeros((h, w), np.uint8)
             cls = int(rng.integers(3))
             crowd_polys = []
@@ -170,21 +185,36 @@ def make_split(root, split, n, size, rng, min_size=8, max_size=64, edge_cases=Tr
             allp = np.concatenate(crowd_polys)
             anns.append(_ann(ann_id, img_id, cls, allp, crowd_mask=mask))
             ann_id += 1
-        fname = f"{img_id:06d}.png"
+        fname = f'{img_id:06d}.png'
         cv2.imwrite(os.path.join(img_dir, fname), img)
-        images.append({"id": img_id, "file_name": fname, "width": int(w), "height": int(h),
-                       "license": 1, "date_captured": ""})
+        images.append(
+            {
+                'id': img_id,
+                'file_name': fname,
+                'width': int(w),
+                'height': int(h),
+                'license': 1,
+                'date_captured': '',
+            }
+        )
     coco = {
-        "info": {"description": "fw damo_yolo synthetic shapes", "version": "1.0", "year": 2026,
-                 "contributor": "fw", "date_created": ""},
-        "licenses": [{"id": 1, "name": "CC0", "url": ""}],
-        "images": images,
-        "annotations": anns,
-        "categories": [{"id": k + 1, "name": c, "supercategory": "shape"} for k, c in enumerate(CLASSES)],
+        'info': {
+            'description': 'fw damo_yolo synthetic shapes',
+            'version': 'shapes v1',
+            'year': 2026,
+            'contributor': 'fw',
+            'date_created': '',
+        },
+        'licenses': [{'id': 1, 'name': 'CC0', 'url': ''}],
+        'images': images,
+        'annotations': anns,
+        'categories': [
+            {'id': k + 1, 'name': c, 'supercategory': 'shape'} for k, c in enumerate(CLASSES)
+        ],
     }
-    os.makedirs(os.path.join(root, "annotations"), exist_ok=True)
-    path = os.path.join(root, "annotations", f"instances_{split}.json")
-    with open(path, "w") as f:
+    os.makedirs(os.path.join(root, 'annotations'), exist_ok=True)
+    path = os.path.join(root, 'annotations', f'instances_{split}.json')
+    with open(path, 'w') as f:
         json.dump(coco, f)
     return path
 
@@ -192,14 +222,42 @@ def make_split(root, split, n, size, rng, min_size=8, max_size=64, edge_cases=Tr
 def make_shapes_coco(root, n_train=256, n_val=32, size=160, seed=0, min_size=8, max_size=64):
     """Write both splits; returns {split: json path}. Deterministic for a given seed."""
     rng = np.random.default_rng(seed)
-    out = {"train": make_split(root, "train", n_train, size, rng, min_size, max_size)}
-    out["val"] = make_split(root, "val", n_val, size, np.random.default_rng(seed + 1), min_size, max_size)
+    out = {'train': make_split(root, 'train', n_train, size, rng, min_size, max_size)}
+    out['val'] = make_split(
+        root, 'val', n_val, size, np.random.default_rng(seed + 1), min_size, max_size
+    )
     return out
 
 
 def ensure_shapes_coco(root, **kwargs):
     """Generate the set if its json files are missing (used by the CPU config)."""
-    paths = [os.path.join(root, "annotations", f"instances_{s}.json") for s in ("train", "val")]
+    paths = [os.path.join(root, 'annotations', f'instances_{s}.json') for s in ('train', 'val')]
     if all(os.path.isfile(p) for p in paths):
-        return dict(zip(("train", "val"), paths))
+        return dict(zip(('train', 'val'), paths))
     return make_shapes_coco(root, **kwargs)
+
+
+class ShapesCocoDataset(CocoDataset):
+    """mmdet's ``CocoDataset`` over the generated shapes set.
+
+    Args:
+        *args, **kwargs: ``CocoDataset`` arguments (``data_root``, ``ann_file``, ...).
+        generate: ``make_shapes_coco`` arguments (n_train, n_val, size, seed); the set is written
+            to ``data_root`` when its json files are absent. None: the set must exist.
+    """
+
+    METAINFO = {'classes': CLASSES, 'palette': [(220, 20, 60), (0, 128, 255), (60, 180, 75)]}
+
+    def __init__(self, *args, generate=None, **kwargs):
+        root = kwargs.get('data_root') or ''
+        if generate is not None:
+            if not root:
+                raise FwError('ShapesCocoDataset(generate=...) needs data_root')
+            ensure_shapes_coco(root, **generate)
+        elif root and not os.path.isdir(root):
+            raise FwError(
+                f'shapes data root {root!r} does not exist; create it with '
+                f'`fw damo_yolo make-shapes-coco --out {root}` (or pass '
+                f'generate=dict(...))'
+            )
+        super().__init__(*args, **kwargs)

@@ -1,7 +1,8 @@
-"""Building blocks of DAMO-YOLO (spec section 2.1): plain torch, no mmdet needed.
+"""Building blocks of DAMO-YOLO : plain torch, no mmdet needed.
 
 All BatchNorms use eps 1e-3 / momentum 0.03 like the official ``Detector.init_bn``.
 """
+
 import torch
 import torch.nn as nn
 
@@ -11,11 +12,11 @@ BN_MOMENTUM = 0.03
 
 def make_act(act):
     """'relu' | 'silu' | 'identity' (or None) -> module."""
-    if act is None or act in ("identity", "none"):
+    if act is None or act in ('identity', 'none'):
         return nn.Identity()
-    if act == "relu":
+    if act == 'relu':
         return nn.ReLU(inplace=True)
-    if act in ("silu", "swish"):
+    if act in ('silu', 'swish'):
         return nn.SiLU(inplace=True)
     raise ValueError(f"unknown activation {act!r}; use 'relu', 'silu' or 'identity'")
 
@@ -25,9 +26,10 @@ def make_bn(c):
 
 
 class ConvBNAct(nn.Module):
-    """k x k conv (pad k//2, no bias) -> BN -> act. ``fuse()`` folds the BN into the conv."""
+    """``k`` x ``k`` conv with stride ``s`` (pad k//2, no bias, ``cin`` -> ``cout`` channels) ->
+    BN -> ``act``. ``fuse()`` folds the BN into the conv."""
 
-    def __init__(self, cin, cout, k=1, s=1, act="relu"):
+    def __init__(self, cin, cout, k=1, s=1, act='relu'):
         super().__init__()
         self.conv = nn.Conv2d(cin, cout, k, s, k // 2, bias=False)
         self.bn = make_bn(cout)
@@ -44,8 +46,14 @@ class ConvBNAct(nn.Module):
         if self.bn is None:
             return
         w, b = fuse_conv_bn(self.conv.weight, self.bn)
-        conv = nn.Conv2d(self.conv.in_channels, self.conv.out_channels, self.conv.kernel_size,
-                         self.conv.stride, self.conv.padding, bias=True).to(w)
+        conv = nn.Conv2d(
+            self.conv.in_channels,
+            self.conv.out_channels,
+            self.conv.kernel_size,
+            self.conv.stride,
+            self.conv.padding,
+            bias=True,
+        ).to(w)
         conv.weight.copy_(w)
         conv.bias.copy_(b)
         self.conv, self.bn = conv, None
@@ -62,11 +70,15 @@ def fuse_conv_bn(weight, bn):
 
 class RepConv(nn.Module):
     """Train: act(BN(conv3x3(x)) + BN(conv1x1(x))), no identity branch.
-    Deploy (``switch_to_deploy``): one 3x3 conv with bias, identical outputs in eval mode."""
+    Deploy (``switch_to_deploy``): one 3x3 conv with bias, identical outputs in eval mode.
 
-    def __init__(self, cin, cout, k=3, s=1, act="relu", deploy=False):
+    Args: ``cin``/``cout`` channels, kernel ``k`` (3 only), stride ``s``, activation ``act``;
+    ``deploy`` builds the fused single conv directly.
+    """
+
+    def __init__(self, cin, cout, k=3, s=1, act='relu', deploy=False):
         super().__init__()
-        assert k == 3, "RepConv is 3x3 + 1x1"
+        assert k == 3, 'RepConv is 3x3 + 1x1'
         self.cin, self.cout, self.k, self.s = cin, cout, k, s
         self.act = make_act(act)
         self.deploy = deploy
@@ -74,11 +86,11 @@ class RepConv(nn.Module):
             self.rbr_reparam = nn.Conv2d(cin, cout, k, s, k // 2, bias=True)
         else:
             self.rbr_dense = nn.Sequential()
-            self.rbr_dense.add_module("conv", nn.Conv2d(cin, cout, k, s, k // 2, bias=False))
-            self.rbr_dense.add_module("bn", make_bn(cout))
+            self.rbr_dense.add_module('conv', nn.Conv2d(cin, cout, k, s, k // 2, bias=False))
+            self.rbr_dense.add_module('bn', make_bn(cout))
             self.rbr_1x1 = nn.Sequential()
-            self.rbr_1x1.add_module("conv", nn.Conv2d(cin, cout, 1, s, 0, bias=False))
-            self.rbr_1x1.add_module("bn", make_bn(cout))
+            self.rbr_1x1.add_module('conv', nn.Conv2d(cin, cout, 1, s, 0, bias=False))
+            self.rbr_1x1.add_module('bn', make_bn(cout))
 
     def forward(self, x):
         if self.deploy:
@@ -106,9 +118,10 @@ class RepConv(nn.Module):
 
 
 class Focus(nn.Module):
-    """Space-to-depth (stride 2) then ConvBNAct 3x3 s1."""
+    """Space-to-depth (stride 2) then a ``k`` x ``k`` ConvBNAct, ``cin`` * 4 -> ``cout``
+    channels, activation ``act``."""
 
-    def __init__(self, cin, cout, k=3, act="relu"):
+    def __init__(self, cin, cout, k=3, act='relu'):
         super().__init__()
         self.conv = ConvBNAct(cin * 4, cout, k, 1, act)
 
@@ -121,9 +134,10 @@ class Focus(nn.Module):
 
 
 class SPPBottleneck(nn.Module):
-    """1x1 c->c/2, max-pools 5/9/13, concat, 1x1 2c->c. SiLU regardless of the model act (code quirk)."""
+    """1x1 ``cin`` -> cin/2, max-pools of ``kernel_sizes`` (5/9/13), concat, 1x1 -> ``cout``.
+    ``act`` SiLU regardless of the model's activation (as the official code)."""
 
-    def __init__(self, cin, cout, kernel_sizes=(5, 9, 13), act="silu"):
+    def __init__(self, cin, cout, kernel_sizes=(5, 9, 13), act='silu'):
         super().__init__()
         hidden = cin // 2
         self.conv1 = ConvBNAct(cin, hidden, 1, 1, act)
@@ -136,21 +150,27 @@ class SPPBottleneck(nn.Module):
 
 
 class ResConvBlock(nn.Module):
-    """TinyNAS residual block: act(BN(conv1)) -> RepConv(identity act) [+ shortcut if s==1] -> act."""
+    """TinyNAS residual block: act(BN(conv1)) -> RepConv(identity act) [+ shortcut if s==1] ->
+    act.
 
-    def __init__(self, cin, cout, btn, s=1, block_type="k1kx", reparam=True, act="relu", k=3):
+    Args: ``cin``/``cout`` channels, bottleneck width ``btn``, stride ``s``, ``block_type``
+    (``'k1kx'``: 1x1 then kxk, ``'kxkx'``: kxk twice), ``reparam`` (RepConv or a plain conv for
+    the second conv), activation ``act``, kernel ``k``.
+    """
+
+    def __init__(self, cin, cout, btn, s=1, block_type='k1kx', reparam=True, act='relu', k=3):
         super().__init__()
-        k1 = 1 if block_type == "k1kx" else k
-        assert block_type in ("k1kx", "kxkx"), block_type
+        k1 = 1 if block_type == 'k1kx' else k
+        assert block_type in ('k1kx', 'kxkx'), block_type
         self.conv1 = ConvBNAct(cin, btn, k1, 1, act)
         if reparam:
-            self.conv2 = RepConv(btn, cout, k, s, act="identity")
+            self.conv2 = RepConv(btn, cout, k, s, act='identity')
         else:
-            self.conv2 = ConvBNAct(btn, cout, k, s, act="identity")
+            self.conv2 = ConvBNAct(btn, cout, k, s, act='identity')
         self.stride = s
         self.residual_proj = None
         if s == 1 and cin != cout:
-            self.residual_proj = ConvBNAct(cin, cout, 1, 1, act="identity")
+            self.residual_proj = ConvBNAct(cin, cout, 1, 1, act='identity')
         self.act = make_act(act)
 
     def forward(self, x):
@@ -161,9 +181,10 @@ class ResConvBlock(nn.Module):
 
 
 class RepBlock(nn.Module):
-    """Official BasicBlock_3x3_Reverse: x + ConvBNAct3x3(h->c)(RepConv(c->h, act)); no act after add."""
+    """Official BasicBlock_3x3_Reverse: x + ConvBNAct3x3(h->c)(RepConv(c->h, act)); no act after
+    the add. ``c`` channels, hidden width h = ``ratio`` * c, activation ``act``."""
 
-    def __init__(self, c, ratio=1.0, act="relu"):
+    def __init__(self, c, ratio=1.0, act='relu'):
         super().__init__()
         h = int(c * ratio)
         self.conv2 = RepConv(c, h, 3, 1, act=act)
@@ -174,9 +195,10 @@ class RepBlock(nn.Module):
 
 
 class CSPStage(nn.Module):
-    """ELAN-style CSP fusion block of the RepGFPN neck."""
+    """ELAN-style CSP fusion node of the RepGFPN neck: ``cin`` -> ``cout`` channels through ``n``
+    RepBlocks of hidden ratio ``ratio``, activation ``act``."""
 
-    def __init__(self, cin, ratio, cout, n, act="relu"):
+    def __init__(self, cin, ratio, cout, n, act='relu'):
         super().__init__()
         c_first = cout // 2
         c_mid = cout - c_first

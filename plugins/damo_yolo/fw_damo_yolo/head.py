@@ -1,5 +1,7 @@
-"""ZeroHead ("large neck, small head"; spec 2.4 and 3): per level one cls conv and one
-distribution-box conv, QFL + GIoU + DFL, AlignOTA assignment, point priors without offset."""
+"""ZeroHead, DAMO-YOLO's "large neck, small head" (Xu et al. 2022, Sec. 2.4): per level one
+classification conv and one distribution-box conv, QFL + GIoU + DFL losses, AlignOTA assignment,
+point priors without offset."""
+
 import math
 
 import torch
@@ -12,22 +14,50 @@ from mmdet.utils import reduce_mean
 from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 
+from framework import mm_registries
+
 
 def _default(cfg, **kw):
-    """Config or default; resolved in the plugin scope whatever mmengine's global default scope is."""
-    cfg = dict(cfg) if cfg is not None else dict(**kw)
-    cfg.setdefault("_scope_", "damo_yolo")
-    return cfg
+    """The given config, or the default one."""
+    return dict(cfg) if cfg is not None else dict(**kw)
 
 
 class ZeroHead(BaseDenseHead):
-    """``forward`` returns raw class logits and raw (after Scale) 4*(reg_max+1) box-bin logits per level."""
+    """``forward`` returns raw class logits and raw (after Scale) 4*(reg_max+1) box-bin logits
+    per level.
 
-    def __init__(self, num_classes=80, in_channels=(64, 128, 256), strides=(8, 16, 32), reg_max=16,
-                 head_kernel=3, loss_cls=None, loss_bbox=None, loss_dfl=None, assigner=None,
-                 train_cfg=None, test_cfg=None, init_cfg=None):
+    Args:
+        num_classes: object classes.
+        in_channels: channels of the neck outputs, one per level.
+        strides: stride of each level (point priors at multiples of it, no offset).
+        reg_max: the box distribution has reg_max + 1 bins per side (DFL).
+        head_kernel: kernel of the two convs per level.
+        loss_cls, loss_bbox, loss_dfl: loss configs (default QFL beta 2, GIoU weight 2.0,
+            DFL weight 0.25).
+        assigner: assigner config (default ``damo_yolo.AlignOTAAssigner``); ``train_cfg.assigner``
+            takes precedence.
+        train_cfg, test_cfg: mmdet's train/test settings (``nms_pre``, ``score_thr``, ``nms``, ...).
+        init_cfg: mmengine initialisation config.
+    """
+
+    def __init__(
+        self,
+        num_classes=80,
+        in_channels=(64, 128, 256),
+        strides=(8, 16, 32),
+        reg_max=16,
+        head_kernel=3,
+        loss_cls=None,
+        loss_bbox=None,
+        loss_dfl=None,
+        assigner=None,
+        train_cfg=None,
+        test_cfg=None,
+        init_cfg=None,
+    ):
         super().__init__(init_cfg)
-        from ...registry import MODELS, TASK_UTILS
+        registries = mm_registries('damo_yolo', 'mmdet')  # as mmdet's heads build theirs
+        MODELS, TASK_UTILS = registries.MODELS, registries.TASK_UTILS
         self.num_classes = num_classes
         self.in_channels = tuple(in_channels)
         self.strides = tuple(strides)
@@ -36,20 +66,33 @@ class ZeroHead(BaseDenseHead):
         self.test_cfg = test_cfg
         pad = head_kernel // 2
         self.cls_convs = nn.ModuleList(
-            nn.Conv2d(c, num_classes, head_kernel, padding=pad) for c in in_channels)
+            nn.Conv2d(c, num_classes, head_kernel, padding=pad) for c in in_channels
+        )
         self.reg_convs = nn.ModuleList(
-            nn.Conv2d(c, 4 * (reg_max + 1), head_kernel, padding=pad) for c in in_channels)
+            nn.Conv2d(c, 4 * (reg_max + 1), head_kernel, padding=pad) for c in in_channels
+        )
         self.scales = nn.ModuleList(Scale(1.0) for _ in strides)
         self.prior_generator = MlvlPointGenerator(self.strides, offset=0.0)
-        self.register_buffer("project", torch.arange(reg_max + 1, dtype=torch.float32), persistent=False)
-        self.loss_cls = MODELS.build(_default(loss_cls, type="mmdet.QualityFocalLoss", use_sigmoid=True,
-                                              beta=2.0, activated=False, loss_weight=1.0))
-        self.loss_bbox = MODELS.build(_default(loss_bbox, type="mmdet.GIoULoss", loss_weight=2.0))
-        self.loss_dfl = MODELS.build(_default(loss_dfl, type="mmdet.DistributionFocalLoss",
-                                              loss_weight=0.25))
-        if train_cfg is not None and train_cfg.get("assigner") is not None:
-            assigner = train_cfg["assigner"]
-        self.assigner = TASK_UTILS.build(_default(assigner, type="damo_yolo.AlignOTAAssigner"))
+        self.register_buffer(
+            'project', torch.arange(reg_max + 1, dtype=torch.float32), persistent=False
+        )
+        self.loss_cls = MODELS.build(
+            _default(
+                loss_cls,
+                type='mmdet.QualityFocalLoss',
+                use_sigmoid=True,
+                beta=2.0,
+                activated=False,
+                loss_weight=1.0,
+            )
+        )
+        self.loss_bbox = MODELS.build(_default(loss_bbox, type='mmdet.GIoULoss', loss_weight=2.0))
+        self.loss_dfl = MODELS.build(
+            _default(loss_dfl, type='mmdet.DistributionFocalLoss', loss_weight=0.25)
+        )
+        if train_cfg is not None and train_cfg.get('assigner') is not None:
+            assigner = train_cfg['assigner']
+        self.assigner = TASK_UTILS.build(_default(assigner, type='damo_yolo.AlignOTAAssigner'))
 
     def init_weights(self):
         super().init_weights()
@@ -70,25 +113,40 @@ class ZeroHead(BaseDenseHead):
     # ---- helpers -------------------------------------------------------------------------------
     def _flatten(self, cls_scores, bbox_preds):
         B = cls_scores[0].size(0)
-        cls = torch.cat([c.permute(0, 2, 3, 1).reshape(B, -1, self.num_classes) for c in cls_scores], 1)
-        reg = torch.cat([r.permute(0, 2, 3, 1).reshape(B, -1, 4, self.reg_max + 1) for r in bbox_preds], 1)
+        cls = torch.cat(
+            [c.permute(0, 2, 3, 1).reshape(B, -1, self.num_classes) for c in cls_scores], 1
+        )
+        reg = torch.cat(
+            [r.permute(0, 2, 3, 1).reshape(B, -1, 4, self.reg_max + 1) for r in bbox_preds], 1
+        )
         return cls, reg
 
     def _priors(self, cls_scores):
         sizes = [c.shape[-2:] for c in cls_scores]
-        return torch.cat(self.prior_generator.grid_priors(
-            sizes, dtype=cls_scores[0].dtype, device=cls_scores[0].device, with_stride=True), 0)
+        return torch.cat(
+            self.prior_generator.grid_priors(
+                sizes, dtype=cls_scores[0].dtype, device=cls_scores[0].device, with_stride=True
+            ),
+            0,
+        )
 
     def decode(self, priors, reg):
-        """priors (N, 4) [x, y, sw, sh]; reg (..., N, 4, reg_max+1) logits -> boxes (..., N, 4) pixels."""
+        """priors (N, 4) [x, y, sw, sh]; reg (..., N, 4, reg_max+1) logits -> boxes (..., N, 4)
+        pixels."""
         dist = F.softmax(reg, dim=-1) @ self.project.to(reg)
         dist = dist * priors[:, 2:3]
         xy = priors[:, :2]
         return torch.cat([xy - dist[..., :2], xy + dist[..., 2:]], -1)
 
     # ---- training --------------------------------------------------------------------------------
-    def loss_by_feat(self, cls_scores, bbox_preds, batch_gt_instances, batch_img_metas,
-                     batch_gt_instances_ignore=None):
+    def loss_by_feat(
+        self,
+        cls_scores,
+        bbox_preds,
+        batch_gt_instances,
+        batch_img_metas,
+        batch_gt_instances_ignore=None,
+    ):
         cls, reg = self._flatten(cls_scores, bbox_preds)
         priors = self._priors(cls_scores)
         B, N, C = cls.shape
@@ -104,7 +162,7 @@ class ZeroHead(BaseDenseHead):
             res = self.assigner.assign(pred, gt)
             pos = res.gt_inds > 0
             if pos.any():
-                gtb = gt.bboxes.tensor if hasattr(gt.bboxes, "tensor") else gt.bboxes
+                gtb = gt.bboxes.tensor if hasattr(gt.bboxes, 'tensor') else gt.bboxes
                 pos_mask[i] = pos
                 labels_all[i, pos] = res.labels[pos]
                 scores_all[i, pos] = res.max_overlaps[pos].to(cls.dtype)
@@ -112,8 +170,11 @@ class ZeroHead(BaseDenseHead):
 
         num_pos = pos_mask.sum().float()
         num_total_pos = max(reduce_mean(num_pos).item(), 1.0)
-        loss_cls = self.loss_cls(cls.reshape(-1, C), (labels_all.reshape(-1), scores_all.reshape(-1)),
-                                 avg_factor=num_total_pos)
+        loss_cls = self.loss_cls(
+            cls.reshape(-1, C),
+            (labels_all.reshape(-1), scores_all.reshape(-1)),
+            avg_factor=num_total_pos,
+        )
         if num_pos > 0:
             p_boxes = boxes[pos_mask]
             p_gt = gt_boxes_all[pos_mask]
@@ -126,19 +187,41 @@ class ZeroHead(BaseDenseHead):
             xy = p_priors[:, :2]
             ltrb = torch.cat([xy - p_gt[:, :2], p_gt[:, 2:] - xy], 1) / s
             ltrb = ltrb.clamp(min=0, max=self.reg_max - 0.1)
-            loss_dfl = self.loss_dfl(p_reg.reshape(-1, self.reg_max + 1), ltrb.reshape(-1),
-                                     weight=weight[:, None].expand(-1, 4).reshape(-1),
-                                     avg_factor=4.0 * norm)
+            loss_dfl = self.loss_dfl(
+                p_reg.reshape(-1, self.reg_max + 1),
+                ltrb.reshape(-1),
+                weight=weight[:, None].expand(-1, 4).reshape(-1),
+                avg_factor=4.0 * norm,
+            )
         else:
             zero = sum(r.sum() for r in bbox_preds) * 0.0
             loss_bbox, loss_dfl = zero, zero
         return dict(loss_cls=loss_cls, loss_bbox=loss_bbox, loss_dfl=loss_dfl)
 
     # ---- inference -------------------------------------------------------------------------------
-    def predict_by_feat(self, cls_scores, bbox_preds, score_factors=None, batch_img_metas=None,
-                        cfg=None, rescale=False, with_nms=True):
-        cfg = ConfigDict(cfg if cfg is not None else (self.test_cfg or dict(
-            nms_pre=30000, score_thr=0.05, nms=dict(type="nms", iou_threshold=0.7), max_per_img=500)))
+    def predict_by_feat(
+        self,
+        cls_scores,
+        bbox_preds,
+        score_factors=None,
+        batch_img_metas=None,
+        cfg=None,
+        rescale=False,
+        with_nms=True,
+    ):
+        cfg = ConfigDict(
+            cfg
+            if cfg is not None
+            else (
+                self.test_cfg
+                or dict(
+                    nms_pre=30000,
+                    score_thr=0.05,
+                    nms=dict(type='nms', iou_threshold=0.7),
+                    max_per_img=500,
+                )
+            )
+        )
         cls, reg = self._flatten(cls_scores, bbox_preds)
         priors = self._priors(cls_scores)
         boxes = self.decode(priors, reg)
@@ -146,17 +229,19 @@ class ZeroHead(BaseDenseHead):
         results = []
         for i in range(cls.size(0)):
             s = scores[i]
-            keep = s > cfg.get("score_thr", 0.05)
+            keep = s > cfg.get('score_thr', 0.05)
             vals = s[keep]
             prior_idx, labels = keep.nonzero(as_tuple=True)
-            nms_pre = cfg.get("nms_pre", -1)
+            nms_pre = cfg.get('nms_pre', -1)
             if 0 < nms_pre < vals.numel():
                 vals, order = vals.topk(nms_pre)
                 prior_idx, labels = prior_idx[order], labels[order]
             res = InstanceData(bboxes=boxes[i][prior_idx], scores=vals, labels=labels)
             meta = batch_img_metas[i] if batch_img_metas is not None else {}
-            res = self._bbox_post_process(res, cfg, rescale=rescale, with_nms=with_nms, img_meta=meta)
+            res = self._bbox_post_process(
+                res, cfg, rescale=rescale, with_nms=with_nms, img_meta=meta
+            )
             if not with_nms or res.bboxes.numel() == 0:
-                res = res[:cfg.get("max_per_img", 500)]
+                res = res[: cfg.get('max_per_img', 500)]
             results.append(res)
         return results

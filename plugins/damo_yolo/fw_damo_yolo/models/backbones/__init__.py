@@ -1,1 +1,0 @@
-"""DAMO-YOLO components (imported lazily through the registries)."""
