@@ -18,6 +18,7 @@ resolves in the ``damo_yolo`` child of mmdet's ``MODELS``, and bare names (``'Co
 mmdet's. The children hold the very objects of fw's registries. Nothing here touches mmengine's
 process-global default scope, and no module is faked in ``sys.modules``.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -32,12 +33,24 @@ TOOLKITS = ('mmdet', 'mmseg')
 
 #: manifest kind -> name of the registry node in ``<toolkit>.registry`` (caches have none)
 KIND_TO_NODE = {
-    'backbone': 'MODELS', 'neck': 'MODELS', 'head': 'MODELS', 'loss': 'MODELS', 'model': 'MODELS',
-    'dataset': 'DATASETS', 'transform': 'TRANSFORMS', 'metric': 'METRICS', 'hook': 'HOOKS',
-    'loop': 'LOOPS', 'task_util': 'TASK_UTILS', 'data_sampler': 'DATA_SAMPLERS',
-    'optimizer': 'OPTIMIZERS', 'optim_wrapper': 'OPTIM_WRAPPERS',
-    'param_scheduler': 'PARAM_SCHEDULERS', 'evaluator': 'EVALUATOR',
-    'visualizer': 'VISUALIZERS', 'model_wrapper': 'MODEL_WRAPPERS',
+    'backbone': 'MODELS',
+    'neck': 'MODELS',
+    'head': 'MODELS',
+    'loss': 'MODELS',
+    'model': 'MODELS',
+    'dataset': 'DATASETS',
+    'transform': 'TRANSFORMS',
+    'metric': 'METRICS',
+    'hook': 'HOOKS',
+    'loop': 'LOOPS',
+    'task_util': 'TASK_UTILS',
+    'data_sampler': 'DATA_SAMPLERS',
+    'optimizer': 'OPTIMIZERS',
+    'optim_wrapper': 'OPTIM_WRAPPERS',
+    'param_scheduler': 'PARAM_SCHEDULERS',
+    'evaluator': 'EVALUATOR',
+    'visualizer': 'VISUALIZERS',
+    'model_wrapper': 'MODEL_WRAPPERS',
 }
 
 
@@ -57,14 +70,17 @@ class MMRegistries:
         nodes = self.__dict__.get('nodes', {})
         if name in nodes:
             return nodes[name]
-        raise AttributeError(f"{self.toolkit} has no registry node '{name}'; nodes: "
-                             f"{', '.join(sorted(nodes))}")
+        raise AttributeError(
+            f"{self.toolkit} has no registry node '{name}'; nodes: {', '.join(sorted(nodes))}"
+        )
 
     def for_kind(self, kind: str):
         """The child registry that holds components of manifest ``kind``."""
         if kind not in KIND_TO_NODE:
-            raise FwError(f"manifest kind '{kind}' has no {self.toolkit} registry; kinds with "
-                          f"one: {', '.join(KIND_TO_NODE)}")
+            raise FwError(
+                f"manifest kind '{kind}' has no {self.toolkit} registry; kinds with "
+                f'one: {", ".join(KIND_TO_NODE)}'
+            )
         return self.nodes[KIND_TO_NODE[kind]]
 
 
@@ -76,16 +92,22 @@ def _toolkit_nodes(toolkit: str) -> dict:
     from mmengine.registry import Registry
 
     if toolkit not in TOOLKITS:
-        raise FwError(f"unknown OpenMMLab toolkit '{toolkit}'; expected one of "
-                      f"{', '.join(TOOLKITS)}")
+        raise FwError(
+            f"unknown OpenMMLab toolkit '{toolkit}'; expected one of {', '.join(TOOLKITS)}"
+        )
     try:
         module = importlib.import_module(f'{toolkit}.registry')
         importlib.import_module(f'{toolkit}.utils').register_all_modules(init_default_scope=False)
     except ImportError as e:
-        raise FwError(f'{toolkit} does not import ({type(e).__name__}: {e}); run `make openmmlab` '
-                      f'(tools/install_openmmlab.sh), then `fw doctor`') from e
-    return {name: reg for name, reg in vars(module).items()
-            if isinstance(reg, Registry) and reg.scope == toolkit}
+        raise FwError(
+            f'{toolkit} does not import ({type(e).__name__}: {e}); run `make openmmlab` '
+            f'(tools/install_openmmlab.sh), then `fw doctor`'
+        ) from e
+    return {
+        name: reg
+        for name, reg in vars(module).items()
+        if isinstance(reg, Registry) and reg.scope == toolkit
+    }
 
 
 def _components(plugin: str) -> list[dict]:
@@ -93,13 +115,16 @@ def _components(plugin: str) -> list[dict]:
 
     record = plugins.discover().get(plugin)
     if record is None:
-        raise FwError(f"no installed plugin '{plugin}' to make {plugin} registries for; pass "
-                      f'components= (the manifest entries) for a plugin that is not installed')
+        raise FwError(
+            f"no installed plugin '{plugin}' to make {plugin} registries for; pass "
+            f'components= (the manifest entries) for a plugin that is not installed'
+        )
     return list(record.manifest.get('components', []))
 
 
-def mm_registries(plugin: str, toolkit: str,
-                  components: Iterable[dict] | None = None) -> MMRegistries:
+def mm_registries(
+    plugin: str, toolkit: str, components: Iterable[dict] | None = None
+) -> MMRegistries:
     """Make (once) ``plugin``'s child registries under ``toolkit``'s and register its components.
 
     Args:
@@ -108,14 +133,17 @@ def mm_registries(plugin: str, toolkit: str,
         components: manifest entries (``kind``, ``name``, ``import``); default: the installed
             plugin's ``manifest.json``. Kinds without a toolkit registry (``cache``) are skipped.
 
-    Calling it again adds new components to the same children; the same object under the same
-    name is a no-op, a different one an error naming both.
+    Calling it again returns the same children (and adds ``components`` when given); the same
+    object under the same name is a no-op, a different one an error naming both. Plugin code
+    builds its nested parts through these children, as mmdet/mmseg models do through theirs.
     """
     from .registry import Entry
 
     if plugin in TOOLKITS or plugin == 'mmengine':
         raise FwError(f"a plugin cannot be named '{plugin}': that scope belongs to OpenMMLab")
     made = _made.get((plugin, toolkit))
+    if made is not None and components is None:
+        return made  # the installed manifest was registered when the children were made
     if made is None:
         nodes = {}
         for name, parent in _toolkit_nodes(toolkit).items():
@@ -130,9 +158,11 @@ def mm_registries(plugin: str, toolkit: str,
         if old is None:
             child.register_module(name=comp['name'], module=obj)
         elif old is not obj:
-            raise FwError(f"{toolkit} registry {child.name} of {plugin} already holds "
-                          f"'{comp['name']}' from {old.__module__}; the manifest now names "
-                          f"{comp['import']}: rename one of them")
+            raise FwError(
+                f'{toolkit} registry {child.name} of {plugin} already holds '
+                f"'{comp['name']}' from {old.__module__}; the manifest now names "
+                f'{comp["import"]}: rename one of them'
+            )
     return made
 
 
