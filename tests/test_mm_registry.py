@@ -4,6 +4,7 @@ A throw-away plugin 'fwprobe' declares a backbone and a transform; after ``mm_re
 mmdet/mmseg config builds them by qualified name (also nested inside the toolkit's own builders),
 fw's registries and the children hold the same objects, and mmengine's default scope is untouched.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -40,13 +41,16 @@ def _entry(kind, name, attr):
     return {'kind': kind, 'name': name, 'import': f'{__name__}:{attr}'}
 
 
-COMPONENTS = [_entry('backbone', 'ProbeBackbone', 'ProbeBackbone'),
-              _entry('transform', 'ProbeTransform', 'ProbeTransform'),
-              _entry('cache', 'ProbeCache', 'ProbeTransform')]
+COMPONENTS = [
+    _entry('backbone', 'ProbeBackbone', 'ProbeBackbone'),
+    _entry('transform', 'ProbeTransform', 'ProbeTransform'),
+    _entry('cache', 'ProbeCache', 'ProbeTransform'),
+]
 
 
 def _current_scope():
     from mmengine.registry import DefaultScope
+
     current = DefaultScope.get_current_instance()
     return None if current is None else current.scope_name
 
@@ -71,31 +75,59 @@ def test_children_under_toolkit_and_buildable_from_its_configs(toolkit):
     assert regs.TRANSFORMS.parent is own.TRANSFORMS
     assert set(regs.nodes) >= {'MODELS', 'DATASETS', 'TRANSFORMS', 'METRICS', 'HOOKS', 'LOOPS'}
     # the same object in fw's registry and in the child; the cache kind has no mm node
-    assert registry_for_kind('backbone').get(f'{PLUGIN}.ProbeBackbone') is \
-        own.MODELS.get(f'{PLUGIN}.ProbeBackbone') is ProbeBackbone
+    assert (
+        registry_for_kind('backbone').get(f'{PLUGIN}.ProbeBackbone')
+        is own.MODELS.get(f'{PLUGIN}.ProbeBackbone')
+        is ProbeBackbone
+    )
     assert 'ProbeCache' not in regs.MODELS.module_dict
     # an mm config: qualified plugin names beside the toolkit's own bare names
     with mm_scope(toolkit):
         from mmengine.registry import MODELS as ROOT
+
         net = ROOT.build(dict(type=f'{PLUGIN}.ProbeBackbone', width=3))
         pipeline = Compose([dict(type=f'{PLUGIN}.ProbeTransform', value=7)])
         assert pipeline({})['probe'] == 7
         # nested inside the toolkit's own model builder
         if toolkit == 'mmseg':
-            seg = ROOT.build(dict(
-                type='EncoderDecoder', backbone=dict(type=f'{PLUGIN}.ProbeBackbone', width=4),
-                decode_head=dict(type='FCNHead', in_channels=4, channels=4, num_convs=1,
-                                 num_classes=2, in_index=0)))
+            seg = ROOT.build(
+                dict(
+                    type='EncoderDecoder',
+                    backbone=dict(type=f'{PLUGIN}.ProbeBackbone', width=4),
+                    decode_head=dict(
+                        type='FCNHead',
+                        in_channels=4,
+                        channels=4,
+                        num_convs=1,
+                        num_classes=2,
+                        in_index=0,
+                    ),
+                )
+            )
             assert isinstance(seg.backbone, ProbeBackbone)
             assert seg._forward(torch.zeros(1, 3, 8, 8)).shape == (1, 2, 8, 8)
         else:
-            det = ROOT.build(dict(
-                type='SingleStageDetector', backbone=dict(type=f'{PLUGIN}.ProbeBackbone', width=4),
-                bbox_head=dict(type='RetinaHead', num_classes=2, in_channels=4, feat_channels=4,
-                               stacked_convs=1, anchor_generator=dict(
-                                   type='AnchorGenerator', octave_base_scale=4,
-                                   scales_per_octave=1, ratios=[1.0], strides=[1]),
-                               bbox_coder=dict(type='DeltaXYWHBBoxCoder'))))
+            det = ROOT.build(
+                dict(
+                    type='SingleStageDetector',
+                    backbone=dict(type=f'{PLUGIN}.ProbeBackbone', width=4),
+                    bbox_head=dict(
+                        type='RetinaHead',
+                        num_classes=2,
+                        in_channels=4,
+                        feat_channels=4,
+                        stacked_convs=1,
+                        anchor_generator=dict(
+                            type='AnchorGenerator',
+                            octave_base_scale=4,
+                            scales_per_octave=1,
+                            ratios=[1.0],
+                            strides=[1],
+                        ),
+                        bbox_coder=dict(type='DeltaXYWHBBoxCoder'),
+                    ),
+                )
+            )
             assert isinstance(det.backbone, ProbeBackbone)
             assert len(det._forward(torch.zeros(1, 3, 8, 8))) == 2
     assert isinstance(net, ProbeBackbone) and net.conv.out_channels == 3
