@@ -2,8 +2,8 @@
 # K and V projections initialised by PCA on 32 x 256 pydoc train tokens, trained by Matryoshka
 # distillation (ranks drawn per step from {8, 16, ..., 64}, loss 0.25 KL + 0.75 CE) on the pydoc
 # train split. Evaluation (`fw test`) at uniform rank 32 = 50 % of the cache, held-out pydoc.
-max_iters = 60
-warmup = 6
+max_iters = 40
+warmup = 4
 
 model = dict(
     type='matryoshka_kv.MatryoshkaKVModel',
