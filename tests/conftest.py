@@ -1,12 +1,13 @@
 """Shared fixtures for the core tests: installed throw-away plugins and an `fw` runner."""
+
 from __future__ import annotations
 
 import json
 import os
 import subprocess
-from types import SimpleNamespace
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -33,8 +34,9 @@ class FwRunner:
 
     def env(self, **extra: str) -> dict[str, str]:
         env = dict(os.environ)
-        env['PYTHONPATH'] = os.pathsep.join([str(p) for p in self.paths]
-                                            + [env.get('PYTHONPATH', '')]).strip(os.pathsep)
+        env['PYTHONPATH'] = os.pathsep.join(
+            [str(p) for p in self.paths] + [env.get('PYTHONPATH', '')]
+        ).strip(os.pathsep)
         env.setdefault('OMP_NUM_THREADS', '1')
         env.pop('FW_STRICT_PLUGINS', None)
         env.pop('FW_LOAD_PLUGINS', None)
@@ -44,28 +46,61 @@ class FwRunner:
         return env
 
     def __call__(self, *args: str, timeout: int = 900, **extra: str):
-        return subprocess.run([sys.executable, '-m', 'framework.cli', *args], cwd=self.cwd,
-                              env=self.env(**extra), capture_output=True, text=True,
-                              timeout=timeout)
+        return subprocess.run(
+            [sys.executable, '-m', 'framework.cli', *args],
+            cwd=self.cwd,
+            env=self.env(**extra),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def popen(self, *args: str, **extra: str):
-        return subprocess.Popen([sys.executable, '-m', 'framework.cli', *args], cwd=self.cwd,
-                                env=self.env(**extra), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        return subprocess.Popen(
+            [sys.executable, '-m', 'framework.cli', *args],
+            cwd=self.cwd,
+            env=self.env(**extra),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
 
 @pytest.fixture(scope='session')
 def scaffold_install(tmp_path_factory) -> tuple[Path, Path]:
     """``fw new-plugin scaffdemo`` written and pip-installed into a private target folder."""
     root = tmp_path_factory.mktemp('scaffold')
-    made = subprocess.run([sys.executable, '-m', 'framework.cli', 'new-plugin', 'scaffdemo',
-                           '--dir', str(root / 'src')], capture_output=True, text=True)
+    made = subprocess.run(
+        [
+            sys.executable,
+            '-m',
+            'framework.cli',
+            'new-plugin',
+            'scaffdemo',
+            '--dir',
+            str(root / 'src'),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert made.returncode == 0, made.stderr
     source = root / 'src' / 'fw-scaffdemo'
     target = root / 'site'
-    out = subprocess.run([sys.executable, '-m', 'pip', 'install', '--quiet', '--no-deps',
-                          '--no-build-isolation', '--target', str(target), str(source)],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            '-m',
+            'pip',
+            'install',
+            '--quiet',
+            '--no-deps',
+            '--no-build-isolation',
+            '--target',
+            str(target),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return source, target
 
@@ -86,14 +121,16 @@ def make_fw(tmp_path):
     return lambda *paths, load=None: FwRunner(list(paths), tmp_path, load)
 
 
-def config_plugin_files(name: str, requires: dict[str, str],
-                        configs: dict[str, str]) -> dict[str, str]:
+def config_plugin_files(
+    name: str, requires: dict[str, str], configs: dict[str, str]
+) -> dict[str, str]:
     """A throw-away fw plugin whose only content is configs (install it with ``write_dist``)."""
     files = {
         f'fw_{name}/__init__.py': '',
         f'fw_{name}/plugin.py': (
             'from framework.hookspecs import hookimpl\n\n\n@hookimpl\ndef fw_plugin_info():\n'
-            f'    return {{"name": "{name}", "requires": {json.dumps(requires)}}}\n'),
+            f'    return {{"name": "{name}", "requires": {json.dumps(requires)}}}\n'
+        ),
         f'fw_{name}/manifest.json': json.dumps({'name': name, 'components': []}),
     }
     files.update({f'fw_{name}/configs/{stem}.py': text for stem, text in configs.items()})
@@ -113,5 +150,6 @@ def last_json_line(stdout: str) -> dict:
 @pytest.fixture(scope='session')
 def e2e():
     """Helpers of the end-to-end tests that train a config-only plugin through ``fw``."""
-    return SimpleNamespace(plugin_files=config_plugin_files, read_scalars=read_scalars,
-                           last_json_line=last_json_line)
+    return SimpleNamespace(
+        plugin_files=config_plugin_files, read_scalars=read_scalars, last_json_line=last_json_line
+    )

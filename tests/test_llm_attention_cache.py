@@ -1,4 +1,5 @@
 """Attention replacement contract and the cache base classes (float64, sdpa and eager)."""
+
 import pytest
 import torch
 from torch import nn
@@ -17,23 +18,35 @@ class Identity(nn.Module):
         super().__init__()
         self.b = base
         self.config, self.layer_idx = base.config, base.layer_idx
-        self.num_key_value_groups, self.scaling, self.is_causal = base.num_key_value_groups, base.scaling, True
+        self.num_key_value_groups, self.scaling, self.is_causal = (
+            base.num_key_value_groups,
+            base.scaling,
+            True,
+        )
 
-    def forward(self, hidden_states, position_embeddings=None, attention_mask=None, cache=None, **kw):
+    def forward(
+        self, hidden_states, position_embeddings=None, attention_mask=None, cache=None, **kw
+    ):
         B, T, _ = hidden_states.shape
         d = self.b.head_dim
-        q = apply_rope(self.b.q_proj(hidden_states).view(B, T, -1, d).transpose(1, 2), *position_embeddings)
-        k = apply_rope(self.b.k_proj(hidden_states).view(B, T, -1, d).transpose(1, 2), *position_embeddings)
+        q = apply_rope(
+            self.b.q_proj(hidden_states).view(B, T, -1, d).transpose(1, 2), *position_embeddings
+        )
+        k = apply_rope(
+            self.b.k_proj(hidden_states).view(B, T, -1, d).transpose(1, 2), *position_embeddings
+        )
         v = self.b.v_proj(hidden_states).view(B, T, -1, d).transpose(1, 2)
         if cache is not None:
             k, v = cache.update(k, v, self.layer_idx)
-        o, w = attention_fn(self.config)(self, q, k, v, attention_mask, dropout=0.0, scaling=self.scaling, **kw)
+        o, w = attention_fn(self.config)(
+            self, q, k, v, attention_mask, dropout=0.0, scaling=self.scaling, **kw
+        )
         return self.b.o_proj(o.reshape(B, T, -1)), w
 
 
-@pytest.mark.parametrize("impl", ["sdpa", "eager"])
+@pytest.mark.parametrize('impl', ['sdpa', 'eager'])
 def test_identity_replacement_and_causality(impl):
-    m = tiny("llama", attn_implementation=impl)
+    m = tiny('llama', attn_implementation=impl)
     ids = torch.randint(0, 512, (2, 16), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         want = m(input_ids=ids).logits
@@ -48,7 +61,7 @@ def test_identity_replacement_and_causality(impl):
 
 
 def test_dense_cache_bytes():
-    m = tiny("qwen2")
+    m = tiny('qwen2')
     c = DenseKVCache.for_model(m)
     with torch.no_grad():
         m(input_ids=torch.randint(0, 512, (3, 7)), cache=c, use_cache=True)
@@ -69,12 +82,12 @@ class DenseCompressed(CompressedKVCache):
 
 
 def test_compressed_cache_decode_crop_reorder_select():
-    m = tiny("llama")
+    m = tiny('llama')
     ids = torch.randint(0, 512, (3, 12), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         full = m(input_ids=ids).logits
         c = DenseCompressed.for_model(m)
-        steps = [m(input_ids=ids[:, t:t + 1], cache=c, use_cache=True).logits for t in range(12)]
+        steps = [m(input_ids=ids[:, t : t + 1], cache=c, use_cache=True).logits for t in range(12)]
     assert (torch.cat(steps, 1) - full).abs().max() <= 1e-12
     assert c.get_seq_length() == 12 and c.bytes_per_token() == 2 * 2 * 2 * 16 * 8
     c.crop(-2)
@@ -82,5 +95,5 @@ def test_compressed_cache_decode_crop_reorder_select():
     c.reorder_cache(torch.tensor([2, 1, 0]))
     c.batch_select_indices(torch.tensor([0, 2]))
     assert c.layers[0].keys.shape == (2, 2, 10, 16) and c.get_seq_length() == 10
-    with pytest.raises(ValueError, match=r"\(B, 2, T, 16\)"):
+    with pytest.raises(ValueError, match=r'\(B, 2, T, 16\)'):
         DenseCompressed(1).update(torch.zeros(1, 1, 3, 16), torch.zeros(1, 1, 3, 16), 0)

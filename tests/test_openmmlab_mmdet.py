@@ -9,6 +9,7 @@ the stack is not installed at all, failing where it is installed but broken. The
 throw-away plugin (``mmdet_e2e``, only configs) so that ``fw train mmdet_e2e yolox_tiny_toy`` runs
 the real command line: plugin discovery, config resolution, fw's Runner and checkpoint loader.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,10 @@ try:
     metadata.version('mmcv')
     metadata.version('mmdet')
 except metadata.PackageNotFoundError:
-    pytest.skip('OpenMMLab stack not installed: run tools/install_openmmlab.sh (make openmmlab)',
-                allow_module_level=True)
+    pytest.skip(
+        'OpenMMLab stack not installed: run tools/install_openmmlab.sh (make openmmlab)',
+        allow_module_level=True,
+    )
 
 CLASSES = ('red_box', 'green_box')
 COLORS = ((40, 40, 220), (40, 200, 40))  # BGR, as cv2 writes them
@@ -50,29 +53,44 @@ def write_coco(root: Path, split: str, n_images: int, seed: int) -> Path:
             for _try in range(50):
                 w, h = (int(v) for v in rng.integers(24, 57, 2))
                 x, y = int(rng.integers(0, SIZE - w)), int(rng.integers(0, SIZE - h))
-                if all(x + w <= bx or bx + bw <= x or y + h <= by or by + bh <= y
-                       for bx, by, bw, bh in boxes):
+                if all(
+                    x + w <= bx or bx + bw <= x or y + h <= by or by + bh <= y
+                    for bx, by, bw, bh in boxes
+                ):
                     break
             else:
                 continue
             label = int(rng.integers(0, 2))
-            img[y:y + h, x:x + w] = COLORS[label]
+            img[y : y + h, x : x + w] = COLORS[label]
             boxes.append((x, y, w, h))
-            annotations.append(dict(
-                id=len(annotations) + 1, image_id=i + 1, category_id=label + 1,
-                bbox=[float(x), float(y), float(w), float(h)], area=float(w * h), iscrowd=0,
-                segmentation=[[x, y, x + w, y, x + w, y + h, x, y + h]]))
+            annotations.append(
+                dict(
+                    id=len(annotations) + 1,
+                    image_id=i + 1,
+                    category_id=label + 1,
+                    bbox=[float(x), float(y), float(w), float(h)],
+                    area=float(w * h),
+                    iscrowd=0,
+                    segmentation=[[x, y, x + w, y, x + w, y + h, x, y + h]],
+                )
+            )
         name = f'{split}_{i:03d}.png'
         cv2.imwrite(str(root / split / name), img)
         images.append(dict(id=i + 1, file_name=name, width=SIZE, height=SIZE))
     ann_file = root / 'annotations' / f'{split}.json'
-    ann_file.write_text(json.dumps(dict(
-        images=images, annotations=annotations,
-        categories=[dict(id=k + 1, name=c) for k, c in enumerate(CLASSES)])))
+    ann_file.write_text(
+        json.dumps(
+            dict(
+                images=images,
+                annotations=annotations,
+                categories=[dict(id=k + 1, name=c) for k, c in enumerate(CLASSES)],
+            )
+        )
+    )
     return ann_file
 
 
-CONFIG = '''
+CONFIG = """
 # mmdet's YOLOX-tiny, unchanged but for the number of classes, shrunk data and schedule.
 _base_ = 'mmdet::yolox/yolox_tiny_8xb8-300e_coco.py'
 fw_base = []                  # mmdet's default_runtime comes with _base_ (default_scope='mmdet')
@@ -125,7 +143,7 @@ default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=max_epoch
                      visualization=dict(draw=False))
 log_processor = dict(by_epoch=True, window_size=1)  # log each iteration's own loss
 randomness = dict(seed=0)
-'''
+"""
 
 
 PLUGIN = 'mmdet_e2e'
@@ -162,11 +180,20 @@ def test_cocometric_on_the_generated_coco_json(coco):
             mine = [a for a in ann['annotations'] if a['image_id'] == img['id']]
             xyxy = [[x, y, x + w, y + h] for x, y, w, h in (a['bbox'] for a in mine)]
             labels = [(a['category_id'] - 1 + label_shift) % 2 for a in mine]
-            metric.process({}, [dict(
-                img_id=img['id'], ori_shape=(img['height'], img['width']),
-                pred_instances=dict(bboxes=torch.tensor(xyxy, dtype=torch.float32),
-                                    scores=torch.ones(len(mine)),
-                                    labels=torch.tensor(labels)))])
+            metric.process(
+                {},
+                [
+                    dict(
+                        img_id=img['id'],
+                        ori_shape=(img['height'], img['width']),
+                        pred_instances=dict(
+                            bboxes=torch.tensor(xyxy, dtype=torch.float32),
+                            scores=torch.ones(len(mine)),
+                            labels=torch.tensor(labels),
+                        ),
+                    )
+                ],
+            )
         return metric.evaluate(len(ann['images']))
 
     perfect, swapped = score(0), score(1)
@@ -177,24 +204,44 @@ def test_cocometric_on_the_generated_coco_json(coco):
 
 def test_yolox_tiny_trains_and_is_evaluated_by_cocometric(coco, tmp_path, write_dist, make_fw, e2e):
     site = tmp_path / 'site'
-    write_dist(site, PLUGIN, e2e.plugin_files(PLUGIN, REQUIRES, {
-        'yolox_tiny_toy': CONFIG.format(root=coco, classes=CLASSES, size=SIZE, epochs=EPOCHS)}))
+    write_dist(
+        site,
+        PLUGIN,
+        e2e.plugin_files(
+            PLUGIN,
+            REQUIRES,
+            {'yolox_tiny_toy': CONFIG.format(root=coco, classes=CLASSES, size=SIZE, epochs=EPOCHS)},
+        ),
+    )
     fw = make_fw(site, load=PLUGIN)  # only this plugin, whatever else is installed
     work = tmp_path / 'work'
-    out = fw('train', PLUGIN, 'yolox_tiny_toy', '--work-dir', str(work), timeout=1800)
+    out = fw(
+        'train',
+        PLUGIN,
+        'yolox_tiny_toy',
+        '--work-dir',
+        str(work),
+        timeout=1800,
+        OMP_NUM_THREADS='1',
+    )
     assert out.returncode == 0, (out.stdout + out.stderr)[-6000:]
 
     records = e2e.read_scalars(work)
     losses = np.array([r['loss'] for r in records if 'loss' in r])
-    assert len(losses) == EPOCHS * 4  # EPOCHS epochs of 16 images at batch 4, logged every iteration
+    assert (
+        len(losses) == EPOCHS * 4
+    )  # EPOCHS epochs of 16 images at batch 4, logged every iteration
     assert np.isfinite(losses).all()
-    assert losses[-8:].mean() < 0.85 * losses[:4].mean(), losses  # iteration noise is about 0.5
+    # last-8 / first-4 mean loss over seeds 0-4 x 1 and 2 threads: 0.650-0.828 (seed 0, 1 thread:
+    # 0.783); threshold 0.92 leaves a margin of 0.09 over the worst run
+    assert losses[-8:].mean() < 0.92 * losses[:4].mean(), losses
     val = [r for r in records if 'coco/bbox_mAP' in r][-1]  # CocoMetric after the last epoch
     for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/bbox_mAP_75'):
         assert 0.0 <= val[key] <= 1.0, val
 
     # the checkpoint holds mmdet's YOLOX (CSPDarknet + PAFPN + YOLOX head) with 2 classes
     import torch
+
     ckpt = work / f'epoch_{EPOCHS}.pth'
     state = torch.load(ckpt, map_location='cpu', weights_only=False)['state_dict']  # ours
     assert 'backbone.stem.conv.conv.weight' in state and 'neck.reduce_layers.0.conv.weight' in state
@@ -202,8 +249,9 @@ def test_yolox_tiny_trains_and_is_evaluated_by_cocometric(coco, tmp_path, write_
 
     # fw test on that checkpoint (mmengine's pickled format, loaded through fw's trusted loader)
     # reproduces the validation metrics exactly
-    out = fw('test', PLUGIN, 'yolox_tiny_toy', str(ckpt), '--work-dir', str(tmp_path / 'test'),
-             '--json')
+    out = fw(
+        'test', PLUGIN, 'yolox_tiny_toy', str(ckpt), '--work-dir', str(tmp_path / 'test'), '--json'
+    )
     assert out.returncode == 0, (out.stdout + out.stderr)[-6000:]
     metrics = e2e.last_json_line(out.stdout)
     for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50'):

@@ -10,6 +10,7 @@ and PNG index maps, mmseg's ``img_dir``/``ann_dir`` layout) and is evaluated by 
 installed but broken. The config ships in a throw-away plugin (``mmseg_e2e``, only configs) so that
 ``fw train mmseg_e2e deeplabv3plus_r18_toy`` runs the real command line.
 """
+
 from __future__ import annotations
 
 from importlib import metadata
@@ -22,8 +23,10 @@ try:
     metadata.version('mmcv')
     metadata.version('mmsegmentation')
 except metadata.PackageNotFoundError:
-    pytest.skip('OpenMMLab stack not installed: run tools/install_openmmlab.sh (make openmmlab)',
-                allow_module_level=True)
+    pytest.skip(
+        'OpenMMLab stack not installed: run tools/install_openmmlab.sh (make openmmlab)',
+        allow_module_level=True,
+    )
 
 CLASSES = ('background', 'blob')
 SIZE = 64
@@ -45,14 +48,14 @@ def write_seg_folder(root: Path, split: str, n_images: int, seed: int) -> None:
             if rng.random() < 0.5:
                 cv2.circle(label, (cx, cy), r, 1, thickness=-1)
             else:
-                label[max(cy - r, 0):cy + r, max(cx - r, 0):cx + r] = 1
+                label[max(cy - r, 0) : cy + r, max(cx - r, 0) : cx + r] = 1
         color = rng.integers(170, 256, 3)
         img[label == 1] = color
         cv2.imwrite(str(root / 'img_dir' / split / f'{i:03d}.png'), img)
         cv2.imwrite(str(root / 'ann_dir' / split / f'{i:03d}.png'), label)
 
 
-CONFIG = '''
+CONFIG = """
 # mmseg's DeepLabV3+ R-18-D8, unchanged but for classes, no download, and a toy data/schedule.
 _base_ = 'mmseg::deeplabv3plus/deeplabv3plus_r18-d8_4xb2-80k_cityscapes-512x1024.py'
 fw_base = []                  # mmseg's default_runtime comes with _base_ (default_scope='mmseg')
@@ -97,7 +100,7 @@ default_hooks = dict(logger=dict(interval=1), checkpoint=dict(by_epoch=False, in
                      visualization=dict(draw=False))
 log_processor = dict(by_epoch=False, window_size=1)  # log each iteration's own loss
 randomness = dict(seed=0)
-'''
+"""
 
 
 PLUGIN = 'mmseg_e2e'
@@ -123,25 +126,38 @@ def test_iou_metric_on_the_generated_folder_dataset(seg_root):
     from framework.openmmlab import mm_scope
 
     with mm_scope('mmseg'):  # LoadAnnotations etc. resolve to mmseg's, not mmcv's
-        dataset = DATASETS.build(dict(
-            type='BaseSegDataset', data_root=str(seg_root), img_suffix='.png',
-            seg_map_suffix='.png',
-            data_prefix=dict(img_path='img_dir/val', seg_map_path='ann_dir/val'),
-            metainfo=dict(classes=CLASSES), reduce_zero_label=False,
-            pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
-                      dict(type='PackSegInputs')]))
+        dataset = DATASETS.build(
+            dict(
+                type='BaseSegDataset',
+                data_root=str(seg_root),
+                img_suffix='.png',
+                seg_map_suffix='.png',
+                data_prefix=dict(img_path='img_dir/val', seg_map_path='ann_dir/val'),
+                metainfo=dict(classes=CLASSES),
+                reduce_zero_label=False,
+                pipeline=[
+                    dict(type='LoadImageFromFile'),
+                    dict(type='LoadAnnotations'),
+                    dict(type='PackSegInputs'),
+                ],
+            )
+        )
     assert len(dataset) == 6
     gts = [dataset[i]['data_samples'].gt_sem_seg.data for i in range(len(dataset))]
-    on_disk = [cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
-               for p in sorted((seg_root / 'ann_dir' / 'val').glob('*.png'))]
+    on_disk = [
+        cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+        for p in sorted((seg_root / 'ann_dir' / 'val').glob('*.png'))
+    ]
     for gt, raw in zip(gts, on_disk):
         assert np.array_equal(gt[0].numpy(), raw)
 
     def score(preds) -> dict:
         metric = IoUMetric(iou_metrics=['mIoU'])
         metric.dataset_meta = dict(classes=CLASSES)
-        metric.process({}, [dict(pred_sem_seg=dict(data=p), gt_sem_seg=dict(data=g))
-                            for p, g in zip(preds, gts)])
+        metric.process(
+            {},
+            [dict(pred_sem_seg=dict(data=p), gt_sem_seg=dict(data=g)) for p, g in zip(preds, gts)],
+        )
         return metric.evaluate(len(gts))
 
     assert score(gts)['mIoU'] == pytest.approx(100.0)
@@ -151,15 +167,34 @@ def test_iou_metric_on_the_generated_folder_dataset(seg_root):
     assert all_bg['aAcc'] == pytest.approx(100 * background, abs=0.01)
 
 
-def test_deeplabv3plus_trains_and_is_evaluated_by_iou_metric(seg_root, tmp_path, write_dist,
-                                                            make_fw, e2e):
+def test_deeplabv3plus_trains_and_is_evaluated_by_iou_metric(
+    seg_root, tmp_path, write_dist, make_fw, e2e
+):
     site = tmp_path / 'site'
-    write_dist(site, PLUGIN, e2e.plugin_files(PLUGIN, REQUIRES, {
-        'deeplabv3plus_r18_toy': CONFIG.format(root=seg_root, classes=CLASSES, size=SIZE,
-                                               iters=20)}))
+    write_dist(
+        site,
+        PLUGIN,
+        e2e.plugin_files(
+            PLUGIN,
+            REQUIRES,
+            {
+                'deeplabv3plus_r18_toy': CONFIG.format(
+                    root=seg_root, classes=CLASSES, size=SIZE, iters=20
+                )
+            },
+        ),
+    )
     fw = make_fw(site, load=PLUGIN)  # only this plugin, whatever else is installed
     work = tmp_path / 'work'
-    out = fw('train', PLUGIN, 'deeplabv3plus_r18_toy', '--work-dir', str(work), timeout=1800)
+    out = fw(
+        'train',
+        PLUGIN,
+        'deeplabv3plus_r18_toy',
+        '--work-dir',
+        str(work),
+        timeout=1800,
+        OMP_NUM_THREADS='1',
+    )
     log = out.stdout + out.stderr + ''.join(p.read_text() for p in work.glob('*/*.log'))
     assert out.returncode == 0, log[-6000:]
     # mmseg's config asks for SyncBN; off a process group mmengine's Runner reverts it to BN
@@ -168,6 +203,7 @@ def test_deeplabv3plus_trains_and_is_evaluated_by_iou_metric(seg_root, tmp_path,
     records = e2e.read_scalars(work)
     losses = np.array([r['loss'] for r in records if 'loss' in r])
     assert len(losses) == 20 and np.isfinite(losses).all()
+    # last-5 / first-3 mean loss over seeds 0-4 x 1 and 2 threads: 0.526-0.585; margin 0.115
     assert losses[-5:].mean() < 0.7 * losses[:3].mean(), losses
     val = [r for r in records if 'mIoU' in r][-1]  # IoUMetric after the last iteration
     for key in ('mIoU', 'aAcc', 'mAcc'):
@@ -175,6 +211,7 @@ def test_deeplabv3plus_trains_and_is_evaluated_by_iou_metric(seg_root, tmp_path,
 
     # the checkpoint holds mmseg's DeepLabV3+ (ResNetV1c-18 stem, separable ASPP, aux FCN head)
     import torch
+
     ckpt = work / 'iter_20.pth'
     state = torch.load(ckpt, map_location='cpu', weights_only=False)['state_dict']  # ours
     assert 'backbone.stem.0.weight' in state  # the V1c deep stem
@@ -183,8 +220,15 @@ def test_deeplabv3plus_trains_and_is_evaluated_by_iou_metric(seg_root, tmp_path,
     assert any(k.startswith('decode_head.aspp_modules.1.depthwise_conv') for k in state)
 
     # fw test on that checkpoint (loaded through fw's trusted loader) reproduces the metrics
-    out = fw('test', PLUGIN, 'deeplabv3plus_r18_toy', str(ckpt), '--work-dir',
-             str(tmp_path / 'test'), '--json')
+    out = fw(
+        'test',
+        PLUGIN,
+        'deeplabv3plus_r18_toy',
+        str(ckpt),
+        '--work-dir',
+        str(tmp_path / 'test'),
+        '--json',
+    )
     assert out.returncode == 0, (out.stdout + out.stderr)[-6000:]
     metrics = e2e.last_json_line(out.stdout)
     for key in ('mIoU', 'aAcc'):

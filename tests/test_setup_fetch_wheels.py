@@ -3,6 +3,7 @@
 A fresh machine once failed here (the Makefile passed ``pip --flag`` as one quoted word); the
 check runs the Makefile's own recipe line into an empty cache, so the downloads really happen.
 """
+
 import os
 import shlex
 import shutil
@@ -24,8 +25,13 @@ EXPECTED = {
 
 def _makefile_fetch_line() -> str:
     """The recipe line of the Makefile's data step that calls tools/fetch_wheels.sh."""
-    out = subprocess.run(['make', '-n', '-W', 'tools/fetch_wheels.sh', '.venv/.fw/data'],
-                         cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ['make', '-n', '-W', 'tools/fetch_wheels.sh', '.venv/.fw/data'],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     lines = [line for line in out.splitlines() if 'fetch_wheels.sh' in line]
     assert len(lines) == 1, f'expected one fetch_wheels.sh line in the data recipe, got {out!r}'
     return lines[0]
@@ -37,7 +43,8 @@ def test_fetch_wheels_as_the_makefile_calls_it_into_an_empty_cache(tmp_path):
     words = shlex.split(line)
     assert words[0] == 'tools/fetch_wheels.sh'
     assert Path(ROOT, words[1]).is_file() and os.access(ROOT / words[1], os.X_OK), (
-        f'the Makefile passes {words[1]!r} as the pip executable: it must be one existing file')
+        f'the Makefile passes {words[1]!r} as the pip executable: it must be one existing file'
+    )
     cache = tmp_path / 'wheels'
     env = dict(os.environ, FW_WHEEL_CACHE=str(cache), PIP_CACHE_DIR=str(tmp_path / 'pip'))
     run = subprocess.run(['bash', '-c', line], cwd=ROOT, env=env, capture_output=True, text=True)

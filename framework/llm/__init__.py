@@ -6,4 +6,4 @@ This package file is light; import the submodules (``framework.llm.models``, ``.
 ``fw list`` reads ``framework/llm/manifest.json`` and never imports this package.
 """
 
-TRANSFORMERS_PIN = "5.24.0"
+TRANSFORMERS_PIN = '5.24.0'

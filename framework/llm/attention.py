@@ -1,4 +1,5 @@
 """Attention replacement contract and RoPE helpers (HF half layout)."""
+
 from __future__ import annotations
 
 from typing import Callable
@@ -12,7 +13,7 @@ from transformers.models.llama.modeling_llama import eager_attention_forward
 def attention_fn(config) -> Callable:
     """The model's attention function: ``fn(module, q, k, v, mask, dropout=, scaling=, **kw)``."""
     impl = config._attn_implementation
-    if impl in (None, "eager"):
+    if impl in (None, 'eager'):
         return eager_attention_forward
     return ALL_ATTENTION_FUNCTIONS[impl]
 
@@ -23,15 +24,15 @@ def replace_attention(model, factory: Callable[[nn.Module, int], nn.Module]):
     for i, layer in enumerate(model.model.layers):
         old = layer.self_attn
         new = factory(old, i)
-        if new is not old and not hasattr(new, "base"):
-            object.__setattr__(new, "base", old)  # not a submodule: no duplicate parameters
+        if new is not old and not hasattr(new, 'base'):
+            object.__setattr__(new, 'base', old)  # not a submodule: no duplicate parameters
         layer.self_attn = new
     return model
 
 
 def restore_attention(model):
     for layer in model.model.layers:
-        base = getattr(layer.self_attn, "base", None)
+        base = getattr(layer.self_attn, 'base', None)
         if base is not None:
             layer.self_attn = base
     return model

@@ -2,6 +2,7 @@
 
 A method's cache stores arbitrary ``(B, H', T, F)`` tensors as ``keys``/``values`` (sequence on
 dim -2), so ``DynamicLayer`` gives update/crop/reorder/batch-select/mask sizes for free."""
+
 from __future__ import annotations
 
 import torch
@@ -12,7 +13,7 @@ def cache_nbytes(cache: Cache) -> int:
     """Sum of ``numel * element_size`` over every tensor stored in any Cache (live measurement)."""
     total = 0
     for layer in cache.layers:
-        for name in ("keys", "values"):
+        for name in ('keys', 'values'):
             t = getattr(layer, name, None)
             if isinstance(t, torch.Tensor):
                 total += t.numel() * t.element_size()
@@ -22,7 +23,11 @@ def cache_nbytes(cache: Cache) -> int:
 def cache_tokens(cache: Cache) -> int:
     """Batch * cached sequence length, read from the first initialised layer."""
     for layer in cache.layers:
-        if getattr(layer, "is_initialized", False) and layer.keys is not None and layer.keys.numel():
+        if (
+            getattr(layer, 'is_initialized', False)
+            and layer.keys is not None
+            and layer.keys.numel()
+        ):
             return layer.keys.shape[0] * layer.keys.shape[-2]
     return 0
 
@@ -48,10 +53,15 @@ class CompressedKVLayer(DynamicLayer):
 
     def update(self, key_states, value_states, *args, **kwargs):
         if not self.is_initialized:
-            for what, t, want in (("keys", key_states, self.key_shape), ("values", value_states, self.value_shape)):
+            for what, t, want in (
+                ('keys', key_states, self.key_shape),
+                ('values', value_states, self.value_shape),
+            ):
                 if want is not None and (t.dim() != 4 or (t.shape[1], t.shape[3]) != tuple(want)):
-                    raise ValueError(f"{type(self).__name__}: {what} must be (B, {want[0]}, T, {want[1]}), "
-                                     f"got {tuple(t.shape)}")
+                    raise ValueError(
+                        f'{type(self).__name__}: {what} must be (B, {want[0]}, T, {want[1]}), '
+                        f'got {tuple(t.shape)}'
+                    )
         return super().update(key_states, value_states, *args, **kwargs)
 
 
@@ -70,7 +80,7 @@ class CompressedKVCache(Cache):
         return bytes_per_token(self)
 
     @classmethod
-    def for_model(cls, model) -> "CompressedKVCache":
+    def for_model(cls, model) -> 'CompressedKVCache':
         raise NotImplementedError
 
     @classmethod
@@ -82,13 +92,13 @@ class DenseKVCache(DynamicCache):
     """The uncompressed baseline (``llm.DenseKVCache``): ``DynamicCache(config=model.config)``."""
 
     @classmethod
-    def for_model(cls, model) -> "DenseKVCache":
+    def for_model(cls, model) -> 'DenseKVCache':
         return cls(config=model.config)
 
     @staticmethod
     def expected_bytes_per_token(model) -> int:
         c = model.config
-        d = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
+        d = getattr(c, 'head_dim', None) or c.hidden_size // c.num_attention_heads
         itemsize = next(model.parameters()).element_size()
         return 2 * c.num_hidden_layers * c.num_key_value_heads * d * itemsize
 

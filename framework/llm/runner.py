@@ -1,4 +1,5 @@
 """mmengine wrapper for causal LMs (train and evaluate a causal LM through the Runner): ``LMModel(BaseModel)``."""
+
 from __future__ import annotations
 
 import torch
@@ -19,8 +20,15 @@ class LMModel(BaseModel):
     ``llm.Perplexity``); ``mode='tensor'`` -> logits. ``trainable``: parameter-name substrings that
     stay trainable (None = all). Subclasses override ``build_lm()``."""
 
-    def __init__(self, lm=None, trainable=None, kd_weight: float = 0.0, num_threads: int | None = None,
-                 data_preprocessor=None, init_cfg=None):
+    def __init__(
+        self,
+        lm=None,
+        trainable=None,
+        kd_weight: float = 0.0,
+        num_threads: int | None = None,
+        data_preprocessor=None,
+        init_cfg=None,
+    ):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if num_threads:
             torch.set_num_threads(num_threads)
@@ -39,9 +47,9 @@ class LMModel(BaseModel):
         the model, which would reach ``PreTrainedModel.init_weights`` and re-initialise every tensor
         that was not loaded by ``from_pretrained`` (all of them for a converted model)."""
 
-    def forward(self, input_ids, data_samples=None, mode: str = "loss"):
+    def forward(self, input_ids, data_samples=None, mode: str = 'loss'):
         ids = _stack(input_ids)
-        if mode == "loss":
+        if mode == 'loss':
             out = self.lm(input_ids=ids, labels=ids, use_cache=False)
             losses = dict(loss=out.loss)
             if self.kd_weight > 0 and self.teacher is not None:
@@ -49,9 +57,9 @@ class LMModel(BaseModel):
                     t = self.teacher(input_ids=ids, use_cache=False).logits
                 lt = torch.log_softmax(t.float(), -1)
                 ls = torch.log_softmax(out.logits.float(), -1)
-                losses["loss_kd"] = self.kd_weight * (lt.exp() * (lt - ls)).sum(-1).mean()
+                losses['loss_kd'] = self.kd_weight * (lt.exp() * (lt - ls)).sum(-1).mean()
             return losses
-        if mode == "predict":
+        if mode == 'predict':
             from framework.llm.evaluate import window_nll
 
             s, n = window_nll(self.lm, ids)

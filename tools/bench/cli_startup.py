@@ -4,6 +4,7 @@ Runs each command N times, interleaved so machine load affects all alike, and pr
 and the ratios to the baseline. Targets: `fw --help` <= 2x, `fw list` <= 3x.
 Usage: python tools/bench/cli_startup.py [--repeats 15] [--json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,15 +37,22 @@ def main() -> None:
             times[name].append(time.perf_counter() - t0)
     medians = {k: statistics.median(v) for k, v in times.items()}
     base = medians[next(iter(COMMANDS))]
-    rows = [{'command': k, 'median_ms': round(1000 * m, 1), 'ratio': round(m / base, 2),
-             'target': TARGETS.get(k)} for k, m in medians.items()]
+    rows = [
+        {
+            'command': k,
+            'median_ms': round(1000 * m, 1),
+            'ratio': round(m / base, 2),
+            'target': TARGETS.get(k),
+        }
+        for k, m in medians.items()
+    ]
     if args.json:
         print(json.dumps(rows, indent=2))
         return
     print(f'{"command":<44} {"median ms":>10} {"ratio":>7} {"target":>7}')
     for r in rows:
-        target = f"<= {r['target']}" if r['target'] else ''
-        print(f"{r['command']:<44} {r['median_ms']:>10} {r['ratio']:>7} {target:>7}")
+        target = f'<= {r["target"]}' if r['target'] else ''
+        print(f'{r["command"]:<44} {r["median_ms"]:>10} {r["ratio"]:>7} {target:>7}')
 
 
 if __name__ == '__main__':

@@ -2,3 +2,5 @@
 
 Keep this file light: fw reads ``manifest.json`` without importing torch or diffusers.
 """
+
+__version__ = '0.1.0'

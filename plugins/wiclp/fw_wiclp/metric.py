@@ -44,6 +44,7 @@ class BlipVqaScore(BaseMetric):
         answerer (callable | None): ``answerer(images, questions) -> P(yes)`` list, replacing
             the BLIP model (tests use a stub).
         prefix (str): metric name prefix.
+        collect_device (str): device for collecting results across ranks (mmengine).
     """
 
     default_prefix = 'blip_vqa'
@@ -157,6 +158,7 @@ class BindingScore(BaseMetric):
         judge_seed (int): seed of the judge (trained once on fresh renders and cached; it must
             pass the 0.98 accuracy gate).
         prefix (str | None): metric name prefix (default ``binding``).
+        collect_device (str): device for collecting results across ranks (mmengine).
     """
 
     default_prefix = 'binding'

@@ -1,15 +1,7 @@
 """pluggy hooks of the wiclp plugin; the components and commands come from ``manifest.json``."""
 
-from importlib.metadata import PackageNotFoundError, version
-
 from framework import hookimpl
-
-
-def _version() -> str:
-    try:
-        return version('fw-wiclp')  # stated once, in setup.cfg
-    except PackageNotFoundError:
-        return '0+unknown'
+from fw_wiclp import __version__
 
 
 @hookimpl
@@ -18,7 +10,7 @@ def fw_plugin_info():
         'name': 'wiclp',
         'paper': 'Understanding and Mitigating Compositional Issues in Text-to-Image '
         'Generative Models (Zarei, Rezaei et al., arXiv 2406.07844)',
-        'version': _version(),
+        'version': __version__,
         'config_dir': 'configs',
         'requires': {
             'torch': '>=2.1',
