@@ -18,11 +18,11 @@ def fw_plugin_info() -> dict:
 
     ``fw doctor`` checks ``requires`` against what is installed. Example::
 
-        from fw_amcl import __version__  # the version is stated once, in the package
+        from fw_myidea import __version__  # the version is stated once, in the package
 
         @hookimpl
         def fw_plugin_info():
-            return {'name': 'amcl', 'paper': 'Adaptive Multi-head Contrastive Learning',
+            return {'name': 'myidea', 'paper': 'A paper title (authors, venue year)',
                     'version': __version__, 'config_dir': 'configs',
                     'requires': {'torch': '>=2.1', 'mmengine': '>=0.10.7,<1.0'}}
     """

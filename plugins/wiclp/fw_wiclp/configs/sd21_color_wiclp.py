@@ -1,48 +1,7 @@
-# WiCLP (w=5) on SD 2.1, T2I-CompBench color (paper Sec. 5-6). Set the local paths below (GPU).
-_base_ = ['./_base_/sd.py']
-train_cfg = dict(max_iters=25000)  # the authors' README for SD 2.1
+# WiCLP (w=5) on SD 2.1, T2I-CompBench color (paper Sec. 5-6). GPU; paths in _base_/sd*.py.
+_base_ = ['./_base_/sd21.py']
 
-model_dir = '/path/to/stable-diffusion-2-1'
 category = 'color'
-model = dict(
-    type='wiclp.ProjectedDiffusion',
-    diffusion=dict(
-        type='wiclp.LocalStableDiffusion',
-        model_dir=model_dir,
-        dtype='auto',
-        sampler='PNDM',
-        gradient_checkpointing=True,
-    ),
-    projector=dict(type='wiclp.WiCLP', dim=1024, window=5),
-    loss=dict(type='wiclp.DiffusionLoss'),  # target from the checkpoint's scheduler (v_prediction)
-    sampling=dict(num_inference_steps=25, guidance_scale=7.5, switch_off_t=_base_.switch_off_t),
-)
-train_dataloader = dict(
-    batch_size=4,
-    num_workers=4,
-    collate_fn=_base_.collate_fn,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(
-        type='wiclp.ImageTextPairs', train_json=_base_.train_json, resolution=768, hflip=True
-    ),
-)
-val_dataloader = dict(
-    batch_size=4,
-    num_workers=0,
-    collate_fn=_base_.collate_fn,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type='wiclp.CompBenchPrompts',
-        compbench_dir=_base_.compbench_dir,
-        category=category,
-        split='val',
-        images_per_prompt=1,
-        limit=50,
-    ),
-)
-val_evaluator = dict(type='wiclp.BlipVqaScore', blip_vqa_dir=_base_.blip_vqa_dir)
-test_dataloader = dict(
-    val_dataloader,
-    dataset=dict(val_dataloader['dataset'], limit=None, images_per_prompt=_base_.images_per_prompt),
-)
-test_evaluator = val_evaluator
+model = dict(projector=dict(_delete_=True, type='wiclp.WiCLP', dim=1024, window=5))
+val_dataloader = dict(dataset=dict(category=category))
+test_dataloader = dict(dataset=dict(category=category))
