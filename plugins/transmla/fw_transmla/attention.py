@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import torch
 from torch import nn
 
+from framework import FwError
 from framework.llm.attention import apply_rope, attention_fn, rope_subset
 
 
@@ -95,7 +96,7 @@ class MLAAttention(nn.Module):
         self.kv_rank, self.rope_dim, self.absorb = kv_rank, rope_dim, absorb
         D, h, d = config.hidden_size, self.h, self.d
         if len(freqs) * 2 != rope_dim:
-            raise ValueError(f'{len(freqs)} frequencies for rope_dim={rope_dim}')
+            raise FwError(f'{len(freqs)} RoPE frequencies given for rope_dim={rope_dim}')
         dt = dtype or o_proj.weight.dtype
         self.q_proj = nn.Linear(D, h * (d + rope_dim), bias=bias, dtype=dt)
         self.kv_a = nn.Linear(D, kv_rank, bias=bias, dtype=dt)

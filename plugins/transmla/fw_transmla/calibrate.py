@@ -80,6 +80,38 @@ def calibrate(model, windows: torch.Tensor, batch_size: int = 4) -> list[LayerSt
     return stats
 
 
+@torch.no_grad()
+def calibrate_latent(model, windows: torch.Tensor, batch_size: int = 4) -> list[torch.Tensor]:
+    """Second moment (float64, uncentred, bias included) of each layer's ``kv_a`` output on a
+    partial-RoPE model (stage B: identity latent, so ``kv_a(x) = [k_nope ; v]``), i.e. with every
+    layer's input coming from the partial-RoPE model, as the paper and the official converter
+    calibrate the joint K/V PCA after RoRoPE. Returns one (2gd-d_R, 2gd-d_R) matrix per layer."""
+    dev = next(model.parameters()).device
+    covs: list = [None] * len(model.model.layers)
+
+    def grab(i):
+        def hook(mod, inp, out):
+            x = out.detach().double().reshape(-1, out.shape[-1])
+            covs[i] = x.T @ x if covs[i] is None else covs[i] + x.T @ x
+
+        return hook
+
+    hooks = [
+        layer.self_attn.kv_a.register_forward_hook(grab(i))
+        for i, layer in enumerate(model.model.layers)
+    ]
+    try:
+        was = model.training
+        model.eval()
+        for b in range(0, windows.shape[0], batch_size):
+            model(input_ids=windows[b : b + batch_size].to(dev), use_cache=False)
+        model.train(was)
+    finally:
+        for hk in hooks:
+            hk.remove()
+    return [c.cpu() for c in covs]
+
+
 def calibration_windows(tokenizer, n: int = 32, length: int = 256, text_path: str | None = None):
     """CPU default: n x length tokens of the pydoc ``train`` split; ``text_path``: local text
     (e.g. WikiText-2 train parquet) for real-scale runs."""

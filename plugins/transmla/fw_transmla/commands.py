@@ -41,6 +41,21 @@ def _log(msg):
     '--no-balance-kv', is_flag=True, help='disable balanced K/V scaling before the joint PCA'
 )
 @click.option(
+    '--balance-kv-ratio',
+    type=float,
+    default=1.0,
+    show_default=True,
+    help='BKV target: mean K column norm / mean V column norm after scaling (>1 favours K)',
+)
+@click.option(
+    '--pca-calibration',
+    type=click.Choice(['partial_rope', 'original']),
+    default='partial_rope',
+    show_default=True,
+    help='activations the joint K/V PCA is computed on: the partial-RoPE model (paper) or the '
+    'original model',
+)
+@click.option(
     '--dtype',
     type=click.Choice(['float32', 'float64', 'bfloat16']),
     default='float32',
@@ -58,6 +73,8 @@ def convert(
     calib_text,
     rotation,
     no_balance_kv,
+    balance_kv_ratio,
+    pca_calibration,
     dtype,
     threads,
 ):
@@ -82,6 +99,8 @@ def convert(
         freqfold=freqfold if freqfold == 'auto' else int(freqfold),
         rotation=rotation,
         balance_kv=not no_balance_kv,
+        balance_kv_ratio=balance_kv_ratio,
+        pca_calibration=pca_calibration,
         calib_windows=max(calib_tokens // 256, 1),
         calib_text=calib_text,
         dtype=dtype,

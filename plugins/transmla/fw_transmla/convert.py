@@ -19,7 +19,14 @@ from framework.llm.attention import replace_attention
 
 from .attention import MLAAttention, StageAAttention, head_dims
 from .pca import latent_basis
-from .rorope import collapse_of, freqfold_candidates, no_rotation, norm_selection, rorope
+from .rorope import (
+    collapse_of,
+    freqfold_candidates,
+    kept_per_group,
+    no_rotation,
+    norm_selection,
+    rorope,
+)
 
 METHOD_FILE = 'transmla.json'
 WEIGHTS_FILE = 'transmla.safetensors'
@@ -92,7 +99,9 @@ def layer_rotation(stats, cfg, rope_dim: int, freqfold: int, rotation: str = 'ro
     h, g, d = head_dims(cfg)
     gd = g * d
     if rotation == 'rorope':
-        return rorope(stats.kv_cov[:gd, :gd], g, d, freqfold, collapse=collapse_of(d, rope_dim))
+        collapse = collapse_of(d, rope_dim, g)
+        n_keep = kept_per_group(d, rope_dim, freqfold)
+        return rorope(stats.kv_cov[:gd, :gd], g, d, freqfold, n_keep=n_keep, collapse=collapse)
     if rotation == 'none':
         return no_rotation(g, d, rope_dim)
     if rotation == 'norm':
@@ -111,12 +120,15 @@ def convert_mla(
     balance_kv_ratio: float = 1.0,
     absorb: bool = True,
     rotations: list | None = None,
+    latent_covs: list | None = None,
 ):
     """Stages B-D in place. ``kv_rank=None``: stage B only (identity latent, r = 2gd - d_R).
-    ``rotations``: per-layer (Q, freqs) overriding the computed ones (tests)."""
+    ``rotations``: per-layer (Q, freqs) overriding the computed ones. ``latent_covs``: per-layer
+    second moments of [k_nope ; v] measured on the partial-RoPE model (see
+    :func:`partial_rope_calibration`, the paper's order); None derives them from the original
+    model's statistics ``stats``."""
     h, g, d = head_dims(model.config)
-    if rope_dim > g * d or rope_dim % 2:
-        raise FwError(f'rope_dim={rope_dim} must be even and <= g*d={g * d}')
+    collapse_of(d, rope_dim, g)  # one clear error for an unusable d_R
     freqs_all, alphas = [], []
 
     def factory(old, i):
@@ -126,7 +138,13 @@ def convert_mla(
             else layer_rotation(stats[i], model.config, rope_dim, freqfold, rotation)
         )
         P_r, alpha = latent_basis(
-            stats[i].kv_cov, Q, rope_dim, kv_rank, balance_kv, balance_kv_ratio
+            stats[i].kv_cov if stats is not None else None,
+            Q,
+            rope_dim,
+            kv_rank,
+            balance_kv,
+            balance_kv_ratio,
+            latent_cov=latent_covs[i] if latent_covs is not None else None,
         )
         freqs_all.append(list(map(int, freqs)))
         alphas.append(alpha)
@@ -142,10 +160,31 @@ def convert_mla(
         rotation=rotation,
         balance_kv=balance_kv,
         balance_kv_ratio=balance_kv_ratio,
+        pca_calibration='original' if latent_covs is None else 'partial_rope',
         freqs=freqs_all,
         alphas=alphas,
     )
     return model
+
+
+def partial_rope_calibration(
+    model, stats, windows, rope_dim: int, freqfold: int = 1, rotation: str = 'rorope'
+):
+    """The paper's order: compute the stage-B rotations (RoRoPE from the original model's
+    statistics), build the partial-RoPE model, and calibrate the joint K/V PCA on ITS
+    activations. Returns (rotations, latent_covs) for :func:`convert_mla`."""
+    from .calibrate import calibrate_latent
+
+    rotations = [
+        layer_rotation(stats[i], model.config, rope_dim, freqfold, rotation)
+        for i in range(len(model.model.layers))
+    ]
+    stage_b = convert_mla(
+        copy.deepcopy(model), stats, kv_rank=None, rope_dim=rope_dim, rotations=rotations
+    )
+    covs = calibrate_latent(stage_b, windows)
+    del stage_b
+    return rotations, covs
 
 
 def freqfold_search(model, stats, windows, rope_dim: int, rotation: str = 'rorope', log=print):
@@ -184,9 +223,15 @@ def convert_with_search(
     balance_kv_ratio=1.0,
     search_windows: int = 8,
     stats=None,
+    pca_calibration: str = 'partial_rope',
     log=print,
 ):
-    """Calibrate, pick M (``auto``), convert in place. Returns (model, info)."""
+    """Calibrate, pick M (``auto``), convert in place. ``pca_calibration``: ``'partial_rope'``
+    (default, as the paper and the official converter: the K/V PCA statistics come from the
+    partial-RoPE model) or ``'original'`` (from the original model, one calibration pass less).
+    Returns (model, info)."""
+    if pca_calibration not in ('partial_rope', 'original'):
+        raise FwError(f"pca_calibration={pca_calibration!r}: choose 'partial_rope' or 'original'")
     t0 = time.time()
     h, g, d = head_dims(model.config)
     rope_dim = rope_dim or d // 2
@@ -199,6 +244,11 @@ def convert_with_search(
         freqfold, curve = freqfold_search(
             model, stats, calib[:search_windows], rope_dim, rotation, log
         )
+    rotations = latent_covs = None
+    if pca_calibration == 'partial_rope' and kv_rank is not None:
+        rotations, latent_covs = partial_rope_calibration(
+            model, stats, calib, rope_dim, int(freqfold), rotation
+        )
     model = convert_mla(
         model,
         stats,
@@ -208,6 +258,8 @@ def convert_with_search(
         rotation=rotation,
         balance_kv=balance_kv,
         balance_kv_ratio=balance_kv_ratio,
+        rotations=rotations,
+        latent_covs=latent_covs,
     )
     info = dict(
         stage='mla',
@@ -216,6 +268,8 @@ def convert_with_search(
         freqfold=int(freqfold),
         rotation=rotation,
         balance_kv=balance_kv,
+        balance_kv_ratio=balance_kv_ratio,
+        pca_calibration=pca_calibration,
         calib_windows=int(calib.shape[0]),
         calib_len=int(calib.shape[1]),
         freqfold_curve=curve,
@@ -287,6 +341,7 @@ def apply_structure(model, method: dict):
             'rotation',
             'balance_kv',
             'balance_kv_ratio',
+            'pca_calibration',
             'freqs',
             'alphas',
         )

@@ -8,13 +8,30 @@ from __future__ import annotations
 
 import torch
 
+from framework import FwError
 
-def collapse_of(d: int, rope_dim: int) -> int:
-    if rope_dim % 2 or d % rope_dim and rope_dim % d:
-        raise ValueError(
-            f'rope_dim={rope_dim} must be even and divide head_dim={d} (or be a multiple)'
+
+def collapse_of(d: int, rope_dim: int, g: int | None = None) -> int:
+    """collapse = d / d_R (every collapse-th frequency keeps RoPE); 1 when d_R is a multiple of d
+    (d_R = k*d keeps RoPE on k components per frequency, k <= g)."""
+    if rope_dim <= 0 or rope_dim % 2 or (d % rope_dim and rope_dim % d):
+        raise FwError(
+            f'rope_dim (d_R) = {rope_dim}: must be even and divide head_dim={d} or be a multiple '
+            f'of it (e.g. {d // 2}, {d} or {2 * d})'
         )
+    if g is not None and rope_dim > g * d:
+        raise FwError(f'rope_dim (d_R) = {rope_dim} exceeds the key width g*d = {g * d}')
     return max(d // rope_dim, 1)
+
+
+def kept_per_group(d: int, rope_dim: int, M: int) -> int:
+    """Components of a FreqFold group of M frequencies that keep RoPE: M * d_R / d (M / collapse
+    for d_R <= d; k*M for d_R = k*d)."""
+    if (M * rope_dim) % d:
+        raise FwError(
+            f'freqfold M={M} must be a multiple of collapse = head_dim/d_R = {d}/{rope_dim}'
+        )
+    return M * rope_dim // d
 
 
 def freqfold_candidates(d: int, rope_dim: int) -> list[int]:
@@ -56,9 +73,11 @@ def rorope(
     component c of group m at frequency m*M + (c*collapse) % M. ``rotations[m]`` (g*M x g*M
     orthogonal) overrides the PCA (tests). Returns (Q, freqs)."""
     half = d // 2
-    if half % M:
-        raise ValueError(f'freqfold M={M} must divide head_dim/2={half}')
+    if M <= 0 or half % M:
+        raise FwError(f'freqfold M={M} must divide head_dim/2={half}')
     n_keep = M // collapse if n_keep is None else n_keep
+    if n_keep > g * M:
+        raise FwError(f'{n_keep} RoPE components per group > g*M = {g * M}: lower rope_dim')
     re, im, other, freqs = [], [], [], []
     for m in range(half // M):
         R, I = group_coords(g, d, M, m)
@@ -92,9 +111,12 @@ def _permutation(g: int, d: int, kept: list[tuple[int, int]]) -> tuple[torch.Ten
 
 
 def no_rotation(g: int, d: int, rope_dim: int) -> tuple[torch.Tensor, list[int]]:
-    """Baseline (i): RoPE kept on KV head 0's dims at every collapse-th frequency."""
-    collapse = collapse_of(d, rope_dim)
-    return _permutation(g, d, [(0, l) for l in range(0, d // 2, collapse)][: rope_dim // 2])
+    """Baseline (i): RoPE kept on KV head 0's dims at every collapse-th frequency (heads
+    0..k-1 for d_R = k*d)."""
+    collapse = collapse_of(d, rope_dim, g)
+    heads = max(rope_dim // d, 1)
+    kept = [(j, l) for j in range(heads) for l in range(0, d // 2, collapse)]
+    return _permutation(g, d, kept[: rope_dim // 2])
 
 
 def norm_selection(qk_norm: torch.Tensor, rope_dim: int) -> tuple[torch.Tensor, list[int]]:
