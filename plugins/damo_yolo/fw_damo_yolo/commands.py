@@ -97,3 +97,19 @@ def bench_cmd(as_json, sizes, threads, warmup, iters):
             f'yolox_s {r["yolox_s_ms"]:.1f} ms, '
             f'ratio {r["ratio"]:.3f} (goal <= 0.8)'
         )
+
+
+@click.command('convert-official')
+@click.argument('checkpoint')
+@click.argument('out')
+@click.option(
+    '--config',
+    default=None,
+    help='fw config of the model (default: T/S/M/L detected from the checkpoint)',
+)
+def convert_official_cmd(checkpoint, out, config):
+    """Map an official DAMO-YOLO CHECKPOINT (a local file; training or deploy form) onto fw's
+    modules, load it strictly and write an fw/mmdet checkpoint OUT (weights only)."""
+    from .convert import convert_official
+
+    click.echo(json.dumps(convert_official(checkpoint, out, config=config)))

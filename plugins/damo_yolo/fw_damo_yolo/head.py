@@ -36,7 +36,9 @@ class ZeroHead(BaseDenseHead):
             DFL weight 0.25).
         assigner: assigner config (default ``damo_yolo.AlignOTAAssigner``); ``train_cfg.assigner``
             takes precedence.
-        train_cfg, test_cfg: mmdet's train/test settings (``nms_pre``, ``score_thr``, ``nms``, ...).
+        train_cfg, test_cfg: mmdet's train/test settings (``score_thr``, ``nms``,
+            ``max_per_img``; ``nms_pre`` > 0 keeps only that many top candidates before NMS,
+            default -1 = all, as the official post-process).
         init_cfg: mmengine initialisation config.
     """
 
@@ -215,7 +217,7 @@ class ZeroHead(BaseDenseHead):
             else (
                 self.test_cfg
                 or dict(
-                    nms_pre=30000,
+                    nms_pre=-1,
                     score_thr=0.05,
                     nms=dict(type='nms', iou_threshold=0.7),
                     max_per_img=500,

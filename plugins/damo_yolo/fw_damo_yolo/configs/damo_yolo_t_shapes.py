@@ -21,7 +21,7 @@ model = dict(
     neck=dict(in_channels=[48, 96, 192], out_channels=[32, 64, 128]),
     bbox_head=dict(num_classes=3, in_channels=[32, 64, 128]),
     test_cfg=dict(
-        nms_pre=1000, score_thr=0.05, nms=dict(type='nms', iou_threshold=0.7), max_per_img=100
+        nms_pre=-1, score_thr=0.05, nms=dict(type='nms', iou_threshold=0.7), max_per_img=100
     ),
 )
 

@@ -45,6 +45,6 @@ model = dict(
         )
     ),
     test_cfg=dict(
-        nms_pre=30000, score_thr=0.05, nms=dict(type='nms', iou_threshold=0.7), max_per_img=500
+        nms_pre=-1, score_thr=0.05, nms=dict(type='nms', iou_threshold=0.7), max_per_img=500
     ),
 )
