@@ -28,6 +28,44 @@ def head_dims(config) -> tuple[int, int, int]:
     return h, g, d
 
 
+_ROPE_MEMO: dict = {}
+
+
+def shared_rope_subset(cos, sin, freqs):
+    """``rope_subset`` computed once per forward pass for all layers with the same frequency list
+    (RoRoPE's list is the same in every layer): the memo holds the cos/sin tensors themselves
+    and is used only while the model passes those same objects."""
+    hit = _ROPE_MEMO.get('last')
+    if hit is not None and hit[0] is cos and hit[1] is sin and torch.equal(hit[2], freqs):
+        return hit[3]
+    out = rope_subset(cos, sin, freqs)
+    _ROPE_MEMO['last'] = (cos, sin, freqs, out)
+    return out
+
+
+def latent_decode_attention(q_lat, q_rope, c, k_r, attention_mask, scaling):
+    """Absorbed attention for one new token: the h query heads are rows of ONE matrix product
+    against the single cached latent head (B,1,S,.), so the cache is read once per step and never
+    expanded to h heads or concatenated. score = q_lat c^T + q_rope k_r^T (times ``scaling``),
+    out = softmax(score) c. q_lat (B,h,1,r), q_rope (B,h,1,d_R); returns ((B,1,h,r), None)."""
+    B, h, T, r = q_lat.shape
+    S = c.shape[-2]
+    cT = c[:, 0].transpose(1, 2)  # (B,r,S), a view
+    s = torch.baddbmm(
+        torch.bmm(q_rope.reshape(B, h * T, -1), k_r[:, 0].transpose(1, 2)),
+        q_lat.reshape(B, h * T, r),
+        cT,
+    ).view(B, h, T, S)
+    s = s * scaling
+    if attention_mask is not None:
+        m = attention_mask[..., :S]
+        s = s.masked_fill(~m, float('-inf')) if m.dtype == torch.bool else s + m
+    low = s.dtype in (torch.float16, torch.bfloat16)
+    p = torch.softmax(s, -1, dtype=torch.float32 if low else None).to(c.dtype)
+    o = torch.bmm(p.view(B, h * T, S), c[:, 0])  # (B,h*T,r)
+    return o.view(B, h, T, r).transpose(1, 2), None
+
+
 class StageAAttention(nn.Module):
     """Exact rewrite with the GQA cache size: score_i = S_i RoPE(q_i) . RoPE_blk(c_K) * d^-0.5."""
 
@@ -77,6 +115,7 @@ class MLAAttention(nn.Module):
     ``freqs``: the d_R/2 RoPE frequency indices of the kept components (half layout)."""
 
     cache_mode = 'mla'
+    fast_decode = True  # one-token steps through latent_decode_attention (False: the generic path)
 
     def __init__(
         self,
@@ -122,19 +161,22 @@ class MLAAttention(nn.Module):
         q_nope, q_rope = q.split([d, dr], -1)
         c = self.kv_a(hidden_states).unsqueeze(1)  # (B,1,T,r)
         k_r = self.k_rope(hidden_states).unsqueeze(1)  # (B,1,T,d_R)
-        cos, sin = rope_subset(*position_embeddings, self.freqs)
+        cos, sin = shared_rope_subset(*position_embeddings, self.freqs)
         q_rope, k_r = apply_rope(q_rope, cos, sin), apply_rope(k_r, cos, sin)
         fn = attention_fn(self.config)
         if self.absorb:
             if cache is not None:
                 k_r, c = cache.update(k_r, c, self.layer_idx)
-            q_lat = torch.einsum('bhtd,hrd->bhtr', q_nope, self.w_uk)
-            Q = torch.cat((q_lat, q_rope), -1)
-            K = torch.cat((c, k_r), -1)
-            o, w = fn(
-                self, Q, K, c, attention_mask, dropout=0.0, scaling=self.scaling, **kwargs
-            )  # (B,T,h,r)
-            o = torch.einsum('bthr,hdr->bthd', o, self.w_uv)
+            q_lat = torch.matmul(q_nope, self.w_uk.transpose(1, 2))  # (B,h,T,r) = W_UK_i q_nope_i
+            if T == 1 and self.fast_decode:  # decode: every head reads the one latent head
+                o, w = latent_decode_attention(q_lat, q_rope, c, k_r, attention_mask, self.scaling)
+            else:
+                Q = torch.cat((q_lat, q_rope), -1)
+                K = torch.cat((c, k_r), -1)
+                o, w = fn(
+                    self, Q, K, c, attention_mask, dropout=0.0, scaling=self.scaling, **kwargs
+                )  # (B,T,h,r)
+            o = torch.matmul(o.transpose(1, 2), self.w_uv.transpose(1, 2)).transpose(1, 2)
         else:  # DeepSeek layout reference: per-head keys/values (a plain DynamicCache holds them)
             k_nope = torch.einsum('bsr,hrd->bhsd', c[:, 0], self.w_uk)
             v = torch.einsum('bsr,hdr->bhsd', c[:, 0], self.w_uv)

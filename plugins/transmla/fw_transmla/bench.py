@@ -153,15 +153,23 @@ def smollm2_bench(
     save_rank=96,
     no_bkv_check=False,
     echo=print,
+    pca_calibration='partial_rope',
 ):
     """SmolLM2-135M-Instruct on the CPU: held-out pydoc perplexity of the original, the exact
     rewrite (stage A), partial RoPE (RoRoPE + FreqFold vs two baselines), MLA at several ranks
-    (no training), cache bytes/token and decode tokens/s, original vs MLA, side by side."""
+    (no training; ``pca_calibration`` 'partial_rope', 'original' or 'both'), cache bytes/token
+    and decode tokens/s, original vs MLA, side by side."""
     from framework import load_checkpoint, trusted_checkpoints
     from framework.llm.models import cache_dir, load_causal_lm, load_tokenizer
 
     from .calibrate import calibrate
-    from .convert import convert_exact, convert_mla, freqfold_search, save_converted
+    from .convert import (
+        convert_exact,
+        convert_mla,
+        freqfold_search,
+        partial_rope_calibration,
+        save_converted,
+    )
 
     torch.set_num_threads(threads)
     emit, steps = _Log(out, echo), set(steps)
@@ -206,7 +214,14 @@ def smollm2_bench(
         )
         emit(event='freqfold_search', best=M, curve=curve)
 
-    def conv(**kw):
+    latent = {}  # (d_R, M, rotation) -> (rotations, K/V second moments of the stage-B model)
+
+    def conv(pca=pca_calibration, **kw):
+        if pca != 'original' and kw.get('kv_rank') is not None:
+            key = (kw['rope_dim'], kw['freqfold'], kw.get('rotation', 'rorope'))
+            if key not in latent:
+                latent[key] = partial_rope_calibration(model, stats, calib, *key)
+            kw['rotations'], kw['latent_covs'] = latent[key]
         return convert_mla(copy.deepcopy(model), stats, **kw)
 
     if 'save' in steps:
@@ -229,20 +244,23 @@ def smollm2_bench(
             )
             del m
     if 'mla' in steps:
+        pcas = ('partial_rope', 'original') if pca_calibration == 'both' else (pca_calibration,)
         for r in ranks:
-            m = conv(kv_rank=r, rope_dim=32, freqfold=M)
-            emit(
-                event='ppl',
-                name=f'MLA r_kv={r} d_R=32',
-                kv_rank=r,
-                rope_dim=32,
-                freqfold=M,
-                ppl=ppl(m),
-                cache_elems_per_layer=r + 32,
-            )
-            del m
+            for pca in pcas:
+                m = conv(pca=pca, kv_rank=r, rope_dim=32, freqfold=M)
+                emit(
+                    event='ppl',
+                    name=f'MLA r_kv={r} d_R=32' + ('' if pca == 'partial_rope' else f' ({pca})'),
+                    kv_rank=r,
+                    rope_dim=32,
+                    freqfold=M,
+                    pca_calibration=pca,
+                    ppl=ppl(m),
+                    cache_elems_per_layer=r + 32,
+                )
+                del m
         if no_bkv_check:
-            m = conv(kv_rank=96, rope_dim=32, freqfold=M, balance_kv=False)
+            m = conv(kv_rank=96, rope_dim=32, freqfold=M, balance_kv=False)  # same PCA data
             emit(
                 event='ppl',
                 name='MLA r_kv=96 d_R=32 no BKV',

@@ -48,14 +48,6 @@ def _log(msg):
     help='BKV target: mean K column norm / mean V column norm after scaling (>1 favours K)',
 )
 @click.option(
-    '--pca-calibration',
-    type=click.Choice(['partial_rope', 'original']),
-    default='partial_rope',
-    show_default=True,
-    help='activations the joint K/V PCA is computed on: the partial-RoPE model (paper) or the '
-    'original model',
-)
-@click.option(
     '--dtype',
     type=click.Choice(['float32', 'float64', 'bfloat16']),
     default='float32',
@@ -74,7 +66,6 @@ def convert(
     rotation,
     no_balance_kv,
     balance_kv_ratio,
-    pca_calibration,
     dtype,
     threads,
 ):
@@ -100,7 +91,6 @@ def convert(
         rotation=rotation,
         balance_kv=not no_balance_kv,
         balance_kv_ratio=balance_kv_ratio,
-        pca_calibration=pca_calibration,
         calib_windows=max(calib_tokens // 256, 1),
         calib_text=calib_text,
         dtype=dtype,
@@ -203,6 +193,13 @@ def _ints(text):
 @click.option('--freqfold', type=int, default=0, help='skip the search and use this M')
 @click.option('--save-rank', type=int, default=96, show_default=True)
 @click.option('--no-bkv-check', is_flag=True, help='also measure r_kv=96 without BKV')
+@click.option(
+    '--pca-calibration',
+    type=click.Choice(['partial_rope', 'original', 'both']),
+    default='partial_rope',
+    show_default=True,
+    help='activations of the joint K/V PCA (both: measure each MLA rank twice)',
+)
 def bench(
     out,
     threads,
@@ -217,6 +214,7 @@ def bench(
     freqfold,
     save_rank,
     no_bkv_check,
+    pca_calibration,
 ):
     """SmolLM2-135M: perplexity of every stage, cache bytes/token, decode tokens/s, side by side."""
     from .bench import smollm2_bench
@@ -236,6 +234,7 @@ def bench(
         save_rank,
         no_bkv_check,
         echo=click.echo,
+        pca_calibration=pca_calibration,
     )
 
 

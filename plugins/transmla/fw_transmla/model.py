@@ -29,7 +29,6 @@ def build_converted(
     rotation: str = 'rorope',
     balance_kv: bool = True,
     balance_kv_ratio: float = 1.0,
-    pca_calibration: str = 'partial_rope',
     calib_windows: int = 32,
     calib_len: int = 256,
     calib_text: str | None = None,
@@ -59,7 +58,6 @@ def build_converted(
         rotation=rotation,
         balance_kv=balance_kv,
         balance_kv_ratio=balance_kv_ratio,
-        pca_calibration=pca_calibration,
         log=log,
     )
     return lm, tok, info

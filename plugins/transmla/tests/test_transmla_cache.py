@@ -4,6 +4,7 @@ save/load round trip, commands on a tiny model directory."""
 import copy
 import json
 
+import pytest
 import torch
 from click.testing import CliRunner
 
@@ -168,3 +169,39 @@ def test_eval_measure_reports_live_and_formula_bytes():
         r = measure(model, Tok(), windows=2, window_len=32, contexts=(40,), new_tokens=3)
         assert r['cache_bytes_per_token'] == r['cache_bytes_per_token_formula'] == want
         assert r['decode_tokens_per_s'] > 0 and r['perplexity'] > 1
+
+
+@pytest.mark.parametrize('impl', ['sdpa', 'eager'])
+def test_latent_decode_path_equals_generic_attention_with_mask(impl):
+    """One-token steps use ``latent_decode_attention`` (all heads against the single latent head,
+    no per-head copy of the cache); it must equal the generic attention-interface path, with a
+    padding mask (bool mask for sdpa, additive float mask for eager)."""
+    _, m = _mla('qwen2')
+    m.config._attn_implementation = impl
+    ids = torch.randint(0, 512, (2, 14), generator=torch.Generator().manual_seed(5))
+    mask = torch.ones_like(ids)
+    mask[0, 2:5] = 0  # row 0 ignores three tokens (every query still sees token 0)
+    runs = []
+    for fast in (True, False):
+        for layer in m.model.layers:
+            layer.self_attn.fast_decode = fast
+        cache = LatentKVCache.for_model(m)
+        with torch.no_grad():
+            m(input_ids=ids[:, :8], attention_mask=mask[:, :8], cache=cache, use_cache=True)
+            runs.append(
+                torch.cat(
+                    [
+                        m(
+                            input_ids=ids[:, t : t + 1],
+                            attention_mask=mask[:, : t + 1],
+                            cache=cache,
+                            use_cache=True,
+                        ).logits
+                        for t in range(8, 14)
+                    ],
+                    1,
+                )
+            )
+    # eager runs its softmax in float32 (the decode path keeps float64): 1e-6 there
+    assert (runs[0] - runs[1]).abs().max() <= (1e-10 if impl == 'sdpa' else 1e-6)
+    assert torch.isfinite(runs[0]).all()
