@@ -24,6 +24,7 @@ train_pipeline = [
     ),
     dict(type='Resize', scale=(640, 640), keep_ratio=False),
     dict(type='RandomFlip', prob=0.5),
+    dict(type='damo_yolo.SADA', max_iters=284 * 459, batch_size=32, num_workers=8),
     dict(type='PackDetInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
