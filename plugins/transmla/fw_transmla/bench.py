@@ -148,12 +148,16 @@ def smollm2_bench(
     ranks=(352, 192, 128, 96, 64),
     contexts=(512, 2048),
     new_tokens=16,
-    steps=('orig', 'exact', 'search', 'partial', 'mla', 'speed', 'chat', 'save'),
+    steps=('orig', 'exact', 'search', 'partial', 'mla', 'decode', 'chat', 'save'),
     freqfold=0,
     save_rank=96,
     no_bkv_check=False,
     echo=print,
     pca_calibration='partial_rope',
+    decode_contexts=(2048, 8192),
+    decode_repeats=5,
+    prefill_threads=None,
+    decode_generic=False,
 ):
     """SmolLM2-135M-Instruct on the CPU: held-out pydoc perplexity of the original, the exact
     rewrite (stage A), partial RoPE (RoRoPE + FreqFold vs two baselines), MLA at several ranks
@@ -281,56 +285,31 @@ def smollm2_bench(
                     **decode_speed(m, held_ids[:ctx][None], new_tokens, cache_factory(m)),
                 )
         del mla
-    if 'speed2' in steps:
-        _interleaved_speed(
-            model,
-            conv(kv_rank=save_rank, rope_dim=32, freqfold=M),
-            held_ids,
-            contexts,
-            new_tokens,
-            save_rank,
-            emit,
-        )
+    if 'decode' in steps or 'profile' in steps:
+        from .decode_bench import decode_ratio, profile_decode
+
+        mla = conv(kv_rank=save_rank, rope_dim=32, freqfold=M)
+        ids = held_ids[None]
+        models = {'original': model, f'MLA r_kv={save_rank}': mla}
+        if decode_generic:  # the same MLA model with decode steps through the generic path
+            generic = copy.deepcopy(mla)
+            for layer in generic.model.layers:
+                layer.self_attn.fast_decode = False
+            models[f'MLA r_kv={save_rank}, generic attention path'] = generic
+        if 'profile' in steps:
+            for name, m in models.items():
+                echo(f'== decode profile, {name}, context {decode_contexts[0]}')
+                echo(profile_decode(m, ids, decode_contexts[0], prefill_threads=prefill_threads))
+        if 'decode' in steps:
+            decode_ratio(
+                models, ids, decode_contexts, new_tokens, decode_repeats, prefill_threads, emit
+            )
+        del mla
     if 'chat' in steps:
         m = conv(kv_rank=192, rope_dim=32, freqfold=M)
         emit(event='chat', name='MLA r_kv=192', answer=greedy_chat(m, tok))
         emit(event='chat', name='original', answer=greedy_chat(model, tok))
     emit(event='done')
-
-
-def _interleaved_speed(model, mla, held_ids, contexts, new_tokens, rank, emit, repeats=3):
-    """Both caches prefilled, then decoding timed in alternation; best of ``repeats``."""
-    from framework.llm.cache import bytes_per_token
-
-    for ctx in contexts:
-        runs = []
-        for name, m in (('original', model), (f'MLA r_kv={rank}', mla)):
-            cache = cache_factory(m)(m)
-            with torch.no_grad():
-                o = m(input_ids=held_ids[:ctx][None], cache=cache, use_cache=True)
-            runs.append((name, m, cache, o.logits[:, -1:].argmax(-1)))
-        best = {r[0]: float('inf') for r in runs}
-        for _ in range(repeats):
-            for name, m, cache, nxt in runs:
-                t0 = time.perf_counter()
-                with torch.no_grad():
-                    for _ in range(new_tokens):
-                        nxt = (
-                            m(input_ids=nxt, cache=cache, use_cache=True).logits[:, -1:].argmax(-1)
-                        )
-                best[name] = min(best[name], time.perf_counter() - t0)
-                cache.crop(-new_tokens)
-        for name, m, cache, _ in runs:
-            emit(
-                event='speed2',
-                name=name,
-                context=ctx,
-                new_tokens=new_tokens,
-                repeats=repeats,
-                decode_tokens_per_s=new_tokens / best[name],
-                cache_bytes_per_token=bytes_per_token(cache),
-                cache_tokens=cache.get_seq_length(),
-            )
 
 
 def finetune_bench(
@@ -429,6 +408,21 @@ def markdown_tables(rows):
             lines.append(
                 f'\nFreqFold search (stage-B calibration ppl, d_R=32): {r["curve"]} -> '
                 f'M={r["best"]}'
+            )
+    dec = [r for r in rows if r['event'] == 'decode']
+    if dec:
+        lines += [
+            '\n| context | model | cache bytes/token | decode tok/s (median) | ratio median '
+            '(best) | load avg |',
+            '|---|---|---|---|---|---|',
+        ]
+        for r in dec:
+            ratio = (
+                f'{r["ratio_median"]:.3f} ({r["ratio_best"]:.3f})' if 'ratio_median' in r else ''
+            )
+            lines.append(
+                f'| {r["context"]} | {r["name"]} | {r["cache_bytes_per_token"]:,.0f} | '
+                f'{r["tokens_per_s_median"]:.2f} | {ratio} | {r["load_average"]} |'
             )
     speed = [r for r in rows if r['event'] in ('speed', 'speed2')]
     if speed:

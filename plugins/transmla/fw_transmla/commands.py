@@ -186,9 +186,25 @@ def _ints(text):
 @click.option('--new-tokens', type=int, default=16, show_default=True)
 @click.option(
     '--steps',
-    default='orig,exact,search,partial,mla,speed,chat,save',
+    default='orig,exact,search,partial,mla,decode,chat,save',
     show_default=True,
-    help='parts to run (also: speed2 = interleaved decode timing)',
+    help='parts to run (also: decode = original vs MLA decode timed in alternation, with '
+    'ratios; profile = torch.profiler table of both decode steps)',
+)
+@click.option(
+    '--decode-contexts', default='2048,8192', show_default=True, help='contexts of the decode step'
+)
+@click.option('--decode-repeats', type=int, default=5, show_default=True)
+@click.option(
+    '--decode-generic',
+    is_flag=True,
+    help='also time the MLA model with decode steps through the generic attention path',
+)
+@click.option(
+    '--prefill-threads',
+    type=int,
+    default=None,
+    help='threads for the prefill only (decode: --threads)',
 )
 @click.option('--freqfold', type=int, default=0, help='skip the search and use this M')
 @click.option('--save-rank', type=int, default=96, show_default=True)
@@ -215,6 +231,10 @@ def bench(
     save_rank,
     no_bkv_check,
     pca_calibration,
+    decode_contexts,
+    decode_repeats,
+    decode_generic,
+    prefill_threads,
 ):
     """SmolLM2-135M: perplexity of every stage, cache bytes/token, decode tokens/s, side by side."""
     from .bench import smollm2_bench
@@ -235,6 +255,10 @@ def bench(
         no_bkv_check,
         echo=click.echo,
         pca_calibration=pca_calibration,
+        decode_contexts=_ints(decode_contexts),
+        decode_repeats=decode_repeats,
+        prefill_threads=prefill_threads,
+        decode_generic=decode_generic,
     )
 
 
