@@ -113,3 +113,23 @@ def convert_official_cmd(checkpoint, out, config):
     from .convert import convert_official
 
     click.echo(json.dumps(convert_official(checkpoint, out, config=config)))
+
+
+@click.command('export')
+@click.argument('checkpoint')
+@click.argument('out')
+@click.option('--config', default=None, help='fw config (default: the one in the checkpoint)')
+@click.option('--size', default=640, show_default=True, help='export / check input side')
+@click.option('--decode', is_flag=True, help='output decoded boxes and class probabilities')
+@click.option(
+    '--trust-checkpoint',
+    is_flag=True,
+    help='allow a full (pickled) checkpoint; only for files you wrote yourself',
+)
+def export_cmd(checkpoint, out, config, size, decode, trust_checkpoint):
+    """Re-parameterise CHECKPOINT and export it to ONNX (OUT), without NMS; checked against
+    PyTorch with onnxruntime when installed."""
+    from .deploy import export_onnx
+
+    info = export_onnx(checkpoint, out, config, size, decode, trust_checkpoint)
+    click.echo(json.dumps(info))

@@ -104,3 +104,91 @@ def fuse_checkpoint(config, checkpoint, out, fuse_bn=False, trusted=False, check
         out,
     )
     return {'out': out, 'params_m': round(count_params(deployed) / 1e6, 4), 'max_abs_diff': diff}
+
+
+class DecodedNet(nn.Module):
+    """backbone + neck + head with the box decoding inside: returns (boxes (B, N, 4) x1y1x2y2
+    pixels, scores (B, N, C) probabilities) over all priors; NMS stays outside."""
+
+    def __init__(self, detector):
+        super().__init__()
+        self.raw = RawNet(detector)
+        self.head = detector.bbox_head
+
+    def forward(self, x):
+        outs = self.raw(x)
+        n = len(outs) // 2
+        cls, reg = self.head._flatten(outs[:n], outs[n:])
+        priors = self.head._priors(outs[:n])
+        return self.head.decode(priors, reg), cls.sigmoid()
+
+
+def _state_and_config(checkpoint, config, trusted):
+    """(state dict, config name, deployed?) of a checkpoint this plugin can read."""
+    with trusted_checkpoints(checkpoint if trusted else None):
+        ckpt = load_checkpoint(str(checkpoint), map_location='cpu')
+    meta = ckpt.get('meta') or {}
+    config = config or meta.get('config')
+    if config is None:
+        raise FwError(
+            f'{checkpoint}: no config recorded in the checkpoint; pass --config (the fw config '
+            'it was trained with, e.g. damo_yolo_t_shapes)'
+        )
+    state = ckpt.get('state_dict', ckpt)
+    state = {k: v for k, v in state.items() if not k.startswith(('teacher_model.', 'distill_'))}
+    deployed = any('rbr_reparam' in k for k in state)
+    return state, str(config), deployed
+
+
+def export_onnx(checkpoint, out, config=None, size=640, decode=False, trusted=False, opset=17):
+    """Re-parameterise CHECKPOINT and write an ONNX file (torch.onnx, TorchScript exporter).
+
+    Outputs: per-level class logits then per-level box-bin logits (input batch and size dynamic),
+    or with ``decode`` boxes and class probabilities over all priors (fixed input size). Runs the
+    file with onnxruntime when it is installed and returns the max abs difference to PyTorch."""
+    try:
+        import onnx  # noqa: F401  (torch's exporter needs it)
+    except ImportError as e:
+        raise FwError(
+            'ONNX export needs the onnx package: pip install onnx==1.23.2 (and '
+            'onnxruntime==1.32.0 to check the file), or pip install fw-damo-yolo[onnx]'
+        ) from e
+    state, config, deployed = _state_and_config(checkpoint, config, trusted)
+    cls_w = state.get('bbox_head.cls_convs.0.weight')
+    model = build_model(config, num_classes=None if cls_w is None else int(cls_w.shape[0])).eval()
+    if deployed:
+        switch_to_deploy(model)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise FwError(
+            f'{checkpoint} does not fit {config}: {len(missing)} missing keys {missing[:3]}, '
+            f'{len(unexpected)} unexpected {unexpected[:3]}; pass the right --config'
+        )
+    net = (DecodedNet if decode else RawNet)(deploy_copy(model)).eval()
+    n = len(model.bbox_head.strides)
+    x = torch.rand(1, 3, size, size) * 255
+    if decode:
+        names, axes = ['boxes', 'scores'], {'images': {0: 'batch'}}
+    else:
+        names = [f'cls_{i}' for i in range(n)] + [f'reg_{i}' for i in range(n)]
+        axes = {'images': {0: 'batch', 2: 'height', 3: 'width'}}
+    os.makedirs(os.path.dirname(os.path.abspath(str(out))), exist_ok=True)
+    torch.onnx.export(net, (x,), str(out), dynamo=False, opset_version=opset,
+                      input_names=['images'], output_names=names, dynamic_axes=axes)  # fmt: skip
+    info = {'out': str(out), 'config': config, 'outputs': names, 'input_size': size}
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        info['max_abs_diff'] = None
+        info['checked'] = 'not run: onnxruntime is not installed'
+        return info
+    session = ort.InferenceSession(str(out), providers=['CPUExecutionProvider'])
+    x = torch.rand(2, 3, size, size) * 255
+    with torch.no_grad():
+        ref = net(x)
+    got = session.run(None, {'images': x.numpy()})
+    info['max_abs_diff'] = max(
+        float((torch.from_numpy(g) - r).abs().max()) for g, r in zip(got, ref)
+    )
+    info['checked'] = 'onnxruntime, batch 2'
+    return info

@@ -36,6 +36,9 @@ class ZeroHead(BaseDenseHead):
             DFL weight 0.25).
         assigner: assigner config (default ``damo_yolo.AlignOTAAssigner``); ``train_cfg.assigner``
             takes precedence.
+        box_weight: per-positive weight of the GIoU/DFL losses: ``'score'`` (the prior's highest
+            class probability, detached; official and GFL) or ``'uniform'`` (1 for every
+            positive; an ablation, see the README's overfit analysis).
         train_cfg, test_cfg: mmdet's train/test settings (``score_thr``, ``nms``,
             ``max_per_img``; ``nms_pre`` > 0 keeps only that many top candidates before NMS,
             default -1 = all, as the official post-process).
@@ -53,6 +56,7 @@ class ZeroHead(BaseDenseHead):
         loss_bbox=None,
         loss_dfl=None,
         assigner=None,
+        box_weight='score',
         train_cfg=None,
         test_cfg=None,
         init_cfg=None,
@@ -61,6 +65,9 @@ class ZeroHead(BaseDenseHead):
         registries = mm_registries('damo_yolo', 'mmdet')  # as mmdet's heads build theirs
         MODELS, TASK_UTILS = registries.MODELS, registries.TASK_UTILS
         self.num_classes = num_classes
+        if box_weight not in ('score', 'uniform'):
+            raise ValueError(f"box_weight must be 'score' or 'uniform', got {box_weight!r}")
+        self.box_weight = box_weight
         self.in_channels = tuple(in_channels)
         self.strides = tuple(strides)
         self.reg_max = reg_max
@@ -183,6 +190,8 @@ class ZeroHead(BaseDenseHead):
             p_reg = reg[pos_mask]  # (P, 4, R+1)
             p_priors = priors[None].expand(B, N, 4)[pos_mask]
             weight = probs[pos_mask].max(1)[0]
+            if self.box_weight == 'uniform':
+                weight = torch.ones_like(weight)
             norm = max(reduce_mean(weight.sum()).item(), 1.0)
             loss_bbox = self.loss_bbox(p_boxes, p_gt, weight=weight, avg_factor=norm)
             s = p_priors[:, 2:3]

@@ -300,7 +300,8 @@ def test_convert_command_roundtrip_and_deploy_form(tmp_path):
     assert info['source_form'] == 'deploy' and info['unfused_repconv'] > 0
     model_d = build_model('_base_/damo_yolo_t', num_classes=80).eval()
     model_d.load_state_dict(torch.load(out_d, weights_only=True)['state_dict'], strict=True)
-    # measured: max relative difference 2e-7 (float32 re-association of the fused kernels)
+    # measured: max relative difference 2.6e-6 (float32 rounding of the fused kernels; random
+    # weights give outputs up to ~1e4 here)
     assert _max_rel(a, _outputs(model_d, x)) < 1e-5
 
 
