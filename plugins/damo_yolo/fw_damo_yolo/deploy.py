@@ -187,8 +187,9 @@ def export_onnx(checkpoint, out, config=None, size=640, decode=False, trusted=Fa
     with torch.no_grad():
         ref = net(x)
     got = session.run(None, {'images': x.numpy()})
-    info['max_abs_diff'] = max(
-        float((torch.from_numpy(g) - r).abs().max()) for g, r in zip(got, ref)
-    )
+    diffs = [(torch.from_numpy(g) - r).abs().max() for g, r in zip(got, ref)]
+    info['max_abs_diff'] = max(float(d) for d in diffs)
+    # relative to each output's largest magnitude (boxes are in pixels)
+    info['max_rel_diff'] = max(float(d / r.abs().max().clamp(min=1)) for d, r in zip(diffs, ref))
     info['checked'] = 'onnxruntime, batch 2'
     return info
