@@ -77,8 +77,42 @@ def complexity_cmd(as_json, size, models):
 @click.option('--threads', default=1, show_default=True, help='torch intra-op threads (fixed)')
 @click.option('--warmup', default=10, show_default=True)
 @click.option('--iters', default=30, show_default=True)
-def bench_cmd(as_json, sizes, threads, warmup, iters):
-    """CPU latency (batch 1, no NMS) of deployed DAMO-YOLO-T vs mmdet's YOLOX-S, side by side."""
+@click.option(
+    '--compare-accuracy',
+    is_flag=True,
+    help='train DAMO-YOLO-T, YOLOX-tiny and YOLOX-S with one schedule on the shapes set '
+    '(per seed) and print mAP, mAP@0.5 and latency; long (one CPU-default run per model/seed)',
+)
+@click.option('--seeds', default='0,1,2', show_default=True, help='with --compare-accuracy')
+@click.option(
+    '--models',
+    default='damo_yolo_t,yolox_tiny,yolox_s',
+    show_default=True,
+    help='with --compare-accuracy',
+)
+@click.option(
+    '--work-dir',
+    default='work_dirs/damo_yolo/compare',
+    show_default=True,
+    help='with --compare-accuracy',
+)
+def bench_cmd(as_json, sizes, threads, warmup, iters, compare_accuracy, seeds, models, work_dir):
+    """CPU latency (batch 1, no NMS) of deployed DAMO-YOLO-T vs mmdet's YOLOX-S, side by side;
+    with --compare-accuracy the accuracy comparison on the shapes set."""
+    if compare_accuracy:
+        from .compare import compare_accuracy as run_compare
+
+        rows = run_compare(
+            seeds=[int(s) for s in seeds.split(',')],
+            models=[m.strip() for m in models.split(',')],
+            work_dir=work_dir,
+            threads=threads,
+            log=None if as_json else click.echo,
+        )
+        click.echo(
+            json.dumps(rows) if as_json else '\n'.join(map(str, rows[-len(models.split(',')) :]))
+        )
+        return
     from .bench import bench
 
     rows = bench(
