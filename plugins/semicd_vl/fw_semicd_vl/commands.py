@@ -175,15 +175,30 @@ def convert_backbone(src, dst, depth):
 @click.option('--work-dir', default='work_dirs/semicd_vl_compare', show_default=True)
 @click.option('--data-root', default='data/semicd_vl_toy', show_default=True)
 @click.option('--methods', default='supervised,fixmatch,semicd_vl', show_default=True)
+@click.option('--pcts', default='5%', show_default=True, help='label ratios, e.g. 5%,10%')
+@click.option(
+    '--select',
+    type=click.Choice(['last', 'val']),
+    default='last',
+    show_default=True,
+    help='test the last checkpoint, or the best one on the validation split (every method '
+    'alike; the test split is read once, at the end)',
+)
+@click.option(
+    '--val-interval',
+    type=int,
+    default=None,
+    help='iterations between validations with --select val (default iters/10)',
+)
 @click.option(
     '--bn-recal',
     is_flag=True,
     help='also test after re-estimating BN statistics on weak '
     'unlabeled views (diagnostic; no labels used)',
 )
-def compare(seeds, iters, work_dir, data_root, methods, bn_recal):
-    """Supervised-only vs FixMatch vs SemiCD-VL on the toy 5 % set, equal iterations, several
-    seeds."""
+def compare(seeds, iters, work_dir, data_root, methods, pcts, select, val_interval, bn_recal):
+    """Supervised-only vs FixMatch vs SemiCD-VL on the toy set, equal iterations, several
+    seeds and label ratios."""
     from .bench import run_compare
 
     click.echo(
@@ -195,6 +210,9 @@ def compare(seeds, iters, work_dir, data_root, methods, bn_recal):
                 data_root=data_root,
                 methods=methods.split(','),
                 bn_recal=bn_recal,
+                pcts=tuple(pcts.split(',')),
+                select=select,
+                val_interval=val_interval,
             ),
             indent=1,
         )

@@ -18,6 +18,8 @@ from torch.utils.data import Dataset
 
 from framework import FwError, mm_registries
 
+from .roots import check_resolved
+
 PCTS = ('5%', '10%', '20%', '40%')
 
 
@@ -95,7 +97,8 @@ class BiTemporalCDDataset(Dataset):
         mode: ``'labeled'`` (label and VL maps), ``'unlabeled'`` (VL maps; ``label/`` is never
             read) or ``'test'`` (label).
         pipeline: transforms, as objects or ``dict(type=...)`` configs.
-        vl_seg_root: VLM building maps ``<vl_seg_root>/{A,B}/<id>`` (0, 1, 255 unsure), or None.
+        vl_seg_root: VLM building maps ``<vl_seg_root>/{A,B}/<id>`` (0, 1, 255 unsure), or None
+            (with ``vl_change_root`` None too: no VLM maps, as the baselines).
         vl_change_root: VLM change maps ``<vl_change_root>/<id>`` (0, 1, 255 unsure), or None.
         num_samples: repeat the id list cyclically to this length (UniMatch repeats the labeled
             list to the size of the unlabeled one).
@@ -122,12 +125,27 @@ class BiTemporalCDDataset(Dataset):
         lazy_init=False,
         **kwargs,
     ):
+        check_resolved(data_root, 'data_root')
+        check_resolved(vl_seg_root, 'vl_seg_root')
+        check_resolved(vl_change_root, 'vl_change_root')
+        if (vl_seg_root is None) != (vl_change_root is None):
+            raise FwError(
+                'give both vl_seg_root and vl_change_root (SemiCD-VL) or neither (the supervised '
+                f'and FixMatch baselines); got vl_seg_root={vl_seg_root!r}, '
+                f'vl_change_root={vl_change_root!r}'
+            )
         if prepare == 'toy':  # CPU demo config: generate the synthetic set on first use
             from .toy import prepare_toy
 
             prepare_toy(data_root)
         elif prepare is not None:
             raise FwError(f"prepare must be None or 'toy', got {prepare!r}")
+        if not osp.isdir(osp.join(data_root, 'A')):
+            raise FwError(
+                f'data_root {data_root!r} has no A/ folder: expected the LEVIR-CD/WHU-CD layout '
+                '<data_root>/{A,B,label}/<id> with split files under it (set the config key '
+                'data_root, e.g. --cfg-options data_root=/path/to/LEVIR-CD256)'
+            )
         if mode not in MODES:
             raise FwError(f'mode must be one of {MODES}, got {mode!r}')
         self.data_root, self.mode = data_root, mode

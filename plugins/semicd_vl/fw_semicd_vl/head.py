@@ -4,6 +4,12 @@ Per level a 1×1 conv-BN-ReLU, upsampled to the 1/4 map, concatenated, fused by 
 into q; the DPH puts two 1×1 classifiers on q: ``conv_seg`` = h_cr (ground truth, FixMatch
 pseudo-labels, inference) and ``conv_seg_vl`` = h_vl (VLM change labels only). The head returns q
 as well (the aux head's q gives the feature distance).
+
+Initialisation as the official head (an mmseg ``BaseDecodeHead`` built from mmcv ``ConvModule``s):
+every conv of a conv-BN-ReLU block Kaiming-normal with fan_out and the ReLU gain (std
+√(2/(C_out·k²)) = 0.088 at 256 channels), BN weight 1 / bias 0; ``conv_seg`` (h_cr) normal with
+std 0.01 and bias 0; ``conv_seg_vl`` (h_vl) keeps PyTorch's default, which the official init
+config (an override naming ``conv_seg`` only) leaves untouched.
 """
 
 from __future__ import annotations
@@ -69,6 +75,16 @@ class LightHead(BaseModule):
         self.dropout = nn.Dropout2d(dropout_ratio) if dropout_ratio > 0 else nn.Identity()
         self.conv_seg = nn.Conv2d(channels, num_classes, 1)  # h_cr
         self.conv_seg_vl = nn.Conv2d(channels, vl_classes, 1) if vl_classes else None  # h_vl
+        self.reset_official_init()
+
+    def reset_official_init(self):
+        """The official head's initial weights (module docstring); run at construction."""
+        for block in [*self.lateral, self.fuse]:
+            nn.init.kaiming_normal_(block.conv.weight, mode='fan_out', nonlinearity='relu')
+            nn.init.ones_(block.bn.weight)
+            nn.init.zeros_(block.bn.bias)
+        nn.init.normal_(self.conv_seg.weight, 0.0, 0.01)
+        nn.init.zeros_(self.conv_seg.bias)
 
     def forward(self, feats):
         """feats: 4 maps (1/4 .. 1/16) -> dict(feat=q at 1/4, cr=h_cr(q), vl=h_vl(q) or None)."""

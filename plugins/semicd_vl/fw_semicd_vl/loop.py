@@ -1,25 +1,31 @@
 """``SemiIterBasedTrainLoop``: iteration-based loop over three dataloaders (labeled, unlabeled,
-mix).
+mix), and the validation/test loops that resolve the data-root placeholders of the configs.
 
 ``train_dataloader=dict(labeled=..., unlabeled=..., mix=...)``; each is built by the Runner and
-cycled
-independently; the model's ``train_step`` receives ``dict(labeled=b_x, unlabeled=b_u, mix=b_o)``.
-Only ``labeled`` is required (supervised baseline). ``mix_source='same_order'`` (official) gives the
-mix
-loader the unlabeled sampler's seed, so o sees u's image order with independent augmentation;
-``'independent'`` offsets its seed. Before every step the model gets ``set_progress(iter,
-max_iters)``
-for the λ schedule.
+cycled independently; the model's ``train_step`` receives ``dict(labeled=b_x, unlabeled=b_u,
+mix=b_o)``. Only ``labeled`` is required (supervised baseline). ``mix_source='same_order'``
+(official) gives the mix loader the unlabeled sampler's seed, so o sees u's image order; its
+augmentation is independent in every case: each loader's worker processes get their own seeds
+(mmengine seeds worker w of rank r with base + w + r·num_workers; the bases are ``seed`` for
+unlabeled, ``seed + 10000`` for mix and ``seed + 20000`` for labeled, so no two workers share
+one), since workers seeded alike draw the same crops, jitter and CutMix box and make the mix batch
+a copy of the unlabeled one.
+Before every step the model gets ``set_progress(iter, max_iters)`` for the λ schedule.
 """
 
 from __future__ import annotations
 
 import copy
 
-from mmengine.runner import IterBasedTrainLoop
+from mmengine.runner import IterBasedTrainLoop, TestLoop, ValLoop
 from mmengine.runner.loops import calc_dynamic_intervals
 
+from .roots import resolve_roots
+
 KEYS = ('labeled', 'unlabeled', 'mix')
+# offsets of each loader's sampler seed (mix: only with mix_source='independent') and worker seed
+SAMPLER_OFFSET = dict(labeled=2, unlabeled=0, mix=0)
+WORKER_OFFSET = dict(labeled=20_000, unlabeled=0, mix=10_000)
 
 
 class _Cycle:
@@ -92,17 +98,15 @@ class SemiIterBasedTrainLoop(IterBasedTrainLoop):
             if cfg is None:
                 continue
             if isinstance(cfg, dict):
-                cfg = copy.deepcopy(cfg)
+                cfg = resolve_roots(copy.deepcopy(cfg), getattr(runner, 'cfg', None))
                 sampler = cfg.setdefault('sampler', dict(type='DefaultSampler', shuffle=True))
                 if isinstance(sampler, dict) and sampler.get('seed') is None:
-                    sampler['seed'] = (
-                        seed
-                        + (1 if (k == 'mix' and mix_source == 'independent') else 0)
-                        + (2 if k == 'labeled' else 0)
-                    )
+                    sampler['seed'] = seed + SAMPLER_OFFSET[k]
+                    if k == 'mix' and mix_source == 'independent':
+                        sampler['seed'] += 1
                 cfg = runner.build_dataloader(
                     cfg,
-                    seed=seed,
+                    seed=seed + WORKER_OFFSET[k],
                     diff_rank_seed=runner._randomness_cfg.get('diff_rank_seed', False),
                 )
             loaders[k] = cfg
@@ -124,3 +128,28 @@ class SemiIterBasedTrainLoop(IterBasedTrainLoop):
         if hasattr(model, 'set_progress'):
             model.set_progress(self._iter, self._max_iters)
         super().run_iter(data_batch)
+
+
+class CDValLoop(ValLoop):
+    """mmengine's ``ValLoop`` whose dataloader config gets the config's data-root placeholders
+    (``{data_root}``, ``{vl_label_root}``) filled in first (see ``fw_semicd_vl.roots``).
+
+    Args: as mmengine's ``ValLoop`` (runner, dataloader, evaluator, fp16).
+    """
+
+    def __init__(self, runner, dataloader, evaluator, fp16=False):
+        if isinstance(dataloader, dict):
+            dataloader = resolve_roots(copy.deepcopy(dataloader), getattr(runner, 'cfg', None))
+        super().__init__(runner, dataloader, evaluator, fp16)
+
+
+class CDTestLoop(TestLoop):
+    """mmengine's ``TestLoop`` with the data-root placeholders filled in, as :class:`CDValLoop`.
+
+    Args: as mmengine's ``TestLoop`` (runner, dataloader, evaluator, fp16).
+    """
+
+    def __init__(self, runner, dataloader, evaluator, fp16=False):
+        if isinstance(dataloader, dict):
+            dataloader = resolve_roots(copy.deepcopy(dataloader), getattr(runner, 'cfg', None))
+        super().__init__(runner, dataloader, evaluator, fp16)

@@ -64,20 +64,24 @@ def masked_ce(logits, target, reduction='mean'):
 
 
 def confidence_weighted(loss_map, conf, keep, valid, mode='pixelwise'):
-    """FixMatch-style masked average over N×H×W maps; the denominator is Σ valid in every mode.
+    """FixMatch-style weighting of an N×H×W loss map (the official ``confidence_weighted_loss``);
+    the denominator is Σ valid (all images) in every mode, keep = conf >= τ & valid.
 
-    pixelwise: Σ loss·keep / Σ valid   (keep = conf >= τ & valid)
-    pixelratio: each image's Σ loss·keep scaled by its confident share Σkeep/Σvalid [inferred]
-    pixelavg: each image's Σ loss·keep scaled by its mean confidence over valid pixels [inferred]
+    pixelwise:  Σ loss·keep / Σ valid
+    pixelratio: Σ_n r_n·Σ_pixels(loss_n) / Σ valid,  r_n = Σ keep_n / Σ valid_n (image n's
+                confident share); every pixel's loss counts, padded ones included, as in the code
+    pixelavg:   Σ_all(loss) · Σ_n a_n / Σ valid,  a_n = mean confidence over image n's valid
+                pixels (the code multiplies the batch's summed loss by each image's a_n, then sums)
     """
     keep, valid = keep.float(), valid.float()
-    per_img = (loss_map * keep).flatten(1).sum(1)
+    denom = valid.sum().clamp(min=1)
     if mode == 'pixelwise':
-        w = torch.ones_like(per_img)
-    elif mode == 'pixelratio':
-        w = keep.flatten(1).sum(1) / valid.flatten(1).sum(1).clamp(min=1)
-    elif mode == 'pixelavg':
-        w = (conf * valid).flatten(1).sum(1) / valid.flatten(1).sum(1).clamp(min=1)
-    else:
-        raise ValueError(f'conf_mode must be one of {CONF_MODES}, got {mode!r}')
-    return (w.detach() * per_img).sum() / valid.sum().clamp(min=1)
+        return (loss_map * keep).sum() / denom
+    n_valid = valid.flatten(1).sum(1).clamp(min=1)
+    if mode == 'pixelratio':
+        ratio = keep.flatten(1).sum(1) / n_valid
+        return (ratio * loss_map.flatten(1).sum(1)).sum() / denom
+    if mode == 'pixelavg':
+        avg_conf = (conf * valid).flatten(1).sum(1) / n_valid
+        return (loss_map.sum() * avg_conf).sum() / denom
+    raise ValueError(f'conf_mode must be one of {CONF_MODES}, got {mode!r}')

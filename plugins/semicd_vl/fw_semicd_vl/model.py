@@ -13,7 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModel
 
-from framework import mm_registries
+from framework import FwError, mm_registries
 
 from .loss import bcl_loss, ce_none, confidence_weighted, masked_ce
 
@@ -216,6 +216,14 @@ class SemiCDVL(BaseModel):
         """All forwards of one iteration; returns the tensors the losses need (see
         compose_losses)."""
         full = self.semi_mode == 'semicd_vl'
+        for batch, name in ((x, 'labeled'), (u, 'unlabeled'), (o, 'mix')) if full else ():
+            missing = [k for k in ('vl_change', 'vl_a', 'vl_b') if k not in batch]
+            if missing:
+                raise FwError(
+                    f"semi_mode='semicd_vl' needs the VLM maps {missing} in the {name} batch: "
+                    'set vl_seg_root and vl_change_root on its dataset (config keys '
+                    'vl_label_root / vl_seg_root / vl_change_root)'
+                )
         img_x = self.normalize(x['img'])
         if self.semi_mode == 'supervised':
             return dict(pred_x=self.forward_all(img_x)['pred'], gt_x=x['gt'])

@@ -1,13 +1,13 @@
 """Disk formats.
 
-Training format (a): ``<vl_seg_root>/{A,B}/<id>`` uint8 PNG (0 not building, 1 building, 255 unsure)
-and
-``<vl_change_root>/<id>`` uint8 PNG (0 no change, 1 change event, 255 unsure); optional
-``meta.json``.
-Raw generator output (input of ``ceg``): ``<raw>/{A,B}/<stem>.npy`` (K×H×W float16/32 probabilities
-in
-prompt order) and ``<raw>/{A,B}/<stem>.json`` (list of {"category_id", "score", "segmentation": COCO
-RLE}).
+Training format (a): ``<vl_seg_root>/{A,B}/<id>`` uint8 PNG (0 not building, 1 building, 255
+unsure) and ``<vl_change_root>/<id>`` uint8 PNG (0 no change, 1 change event, 255 unsure);
+optional ``meta.json``.
+Raw generator output (input of ``ceg``): ``<raw>/{A,B}/<stem>.npy`` (K×H×W class probabilities in
+prompt order) and ``<raw>/{A,B}/<stem>.json`` (list of {"category_id", "score", "segmentation":
+COCO RLE}). ``gen-pseudo`` stores the probabilities as float32, the precision at which the
+official CEG compares them with the 0.8 plane: float16 would move values within 2.4e-4 of 0.8
+across the threshold. Files written elsewhere as float16 are read as they are.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def write_raw(raw_root, date, image_id, out: VLMOutput):
     stem = osp.splitext(image_id)[0]
     d = Path(raw_root) / date
     d.mkdir(parents=True, exist_ok=True)
-    np.save(d / f'{stem}.npy', out.probs.astype(np.float16))
+    np.save(d / f'{stem}.npy', np.asarray(out.probs, np.float32))
     inst = [
         {'category_id': int(k), 'score': float(s), 'segmentation': _rle_encode(m)}
         for m, k, s in out.instances

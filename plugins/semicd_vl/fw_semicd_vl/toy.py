@@ -17,6 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from framework import FwError
+
 from .data import PCTS, write_splits
 from .oracle import MARKER
 
@@ -134,6 +136,17 @@ def prepare_toy(root, **kw):
     root = Path(root)
     if (root / MARKER).is_file() and (root / 'vl_oracle' / 'change').is_dir():
         return root
+    if (
+        root.exists()
+        and not (root / MARKER).is_file()
+        and (not root.is_dir() or any(root.iterdir()))
+    ):
+        raise FwError(
+            f'{root} exists and is not the synthetic toy set (no {MARKER} marker): the toy '
+            'configs generate their own data into a missing or empty folder and never train on '
+            'other data. For your own LEVIR-CD copy use a real config, e.g. `fw train semicd_vl '
+            f'semicd_vl_r50_levir256_5pct --cfg-options data_root={root}`'
+        )
     from .oracle import SyntheticOracleGenerator
     from .pseudo_labels import generate_pseudo_labels
 

@@ -101,9 +101,16 @@ class LoadCDLabel(BaseTransform):
 
 
 class LoadVLPseudoLabels(BaseTransform):
-    """Read the three VLM maps (``vl_a``, ``vl_b``: building 0/1/255; ``vl_change``: 0/1/255)."""
+    """Read the three VLM maps (``vl_a``, ``vl_b``: building 0/1/255; ``vl_change``: 0/1/255).
+
+    A dataset without VLM roots (``vl_seg_root=vl_change_root=None``, the supervised and FixMatch
+    baselines) gives no paths: nothing is read, and ``SemiCDVL`` in ``semicd_vl`` mode then
+    raises a clear error naming the missing keys.
+    """
 
     def transform(self, results):
+        if not any(f'{k}_path' in results for k in ('vl_a', 'vl_b', 'vl_change')):
+            return results
         for key in ('vl_a', 'vl_b', 'vl_change'):
             path = results[f'{key}_path']
             m = read_map(path, f'VLM pseudo-label {key} (see README "Pseudo-label format")')

@@ -190,3 +190,22 @@ def test_cli_gen_pseudo_ceg_eval_and_splits(tmp_path):
     assert (
         len((tmp_path / 'sp' / '25%' / 'labeled.txt').read_text().split()) == 2
     )  # 25 % of 10 ids in A/
+
+
+def test_raw_storage_keeps_ceg_exact_at_the_threshold(tmp_path):
+    """Issue 14 item 7: probabilities just above / below the 0.8 plane survive the raw files, so
+    CEG read back from disk equals CEG on the generator's float32 output (float16 storage rounds
+    0.80004 down to 0.7998 and turns a building pixel into 'unsure')."""
+    from fw_semicd_vl.pseudo_labels import read_raw, write_raw
+
+    p = np.full((6,) + HW, 0.01, np.float32)
+    near = np.float32([0.80004, 0.79996, 0.8, 0.80024, 0.79977, 0.8001])
+    p[1, 0, :6] = near  # building plane around the threshold
+    p[3, 1:, :] = 0.9  # grass elsewhere
+    o = VLMOutput(p, [])
+    write_raw(tmp_path, 'A', 'x.png', o)
+    back = read_raw(tmp_path, 'A', 'x.png')
+    assert np.array_equal(back.probs, p)
+    direct = single_date_label(p)
+    assert list(direct[0, :6]) == [1, 255, 1, 1, 255, 1]  # ties go to the class (0.8 == 0.8)
+    assert np.array_equal(single_date_label(back.probs), direct)

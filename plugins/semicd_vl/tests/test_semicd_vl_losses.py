@@ -319,3 +319,40 @@ def test_strong_bn_update_option_keeps_running_stats():
     assert not torch.equal(calls[0], calls[1])  # x ‖ u_w updates the running stats
     assert torch.equal(calls[1], calls[2])  # the strong pair does not
     assert bn.momentum == 0.1
+
+
+@pytest.mark.parametrize('mode', ['pixelratio', 'pixelavg'])
+def test_conf_modes_match_the_official_formulas(mode):
+    """Issue 14 item 5: the released code's ``confidence_weighted_loss`` written out per pixel in
+    numpy loops. pixelratio: image n's whole loss (padded pixels too) times its confident share;
+    pixelavg: the batch's summed loss times each image's mean valid confidence, summed over n;
+    both over Σ valid. Two images with different shares/confidences and padding tell them apart
+    from the masked per-image forms."""
+    from fw_semicd_vl.loss import confidence_weighted
+
+    rng = np.random.RandomState(3)
+    loss = rng.rand(2, 4, 5).astype(np.float32)
+    conf = rng.uniform(0.9, 1.0, (2, 4, 5)).astype(np.float32)
+    valid = np.ones((2, 4, 5), bool)
+    valid[0, 0, :] = False  # image 0: one padded row
+    valid[1, :, 4] = False  # image 1: one padded column
+    keep = (conf >= 0.95) & valid
+    total_valid = 0
+    for n in range(2):
+        total_valid += int(valid[n].sum())
+    hand = 0.0
+    for n in range(2):
+        nv = float(valid[n].sum())
+        if mode == 'pixelratio':
+            hand += float(keep[n].sum()) / nv * float(loss[n].sum())
+        else:
+            hand += float(loss.sum()) * float((conf[n] * valid[n]).sum()) / nv
+    hand /= total_valid
+    got = confidence_weighted(
+        torch.from_numpy(loss),
+        torch.from_numpy(conf),
+        torch.from_numpy(keep),
+        torch.from_numpy(valid),
+        mode,
+    )
+    assert abs(got.item() - hand) < 1e-5 * max(1.0, abs(hand))

@@ -145,3 +145,56 @@ def test_convert_backbone_file_275_tensors(tmp_path):
     torch.save(src, tmp_path / 'bad.pth')
     with pytest.raises(FwError, match='274'):
         convert_file(tmp_path / 'bad.pth', tmp_path / 'out2.pth', 50)
+
+
+def test_head_init_matches_the_official_mmseg_head():
+    """Issue 14 item 4: the official LightHead is an mmseg BaseDecodeHead made of mmcv
+    ConvModules (Kaiming-normal fan_out convs) whose init config draws ``conv_seg`` from N(0, 0.01).
+    A reference head of that shape is built here from mmseg/mmcv and initialised by mmengine;
+    the weight std of every layer of ours must agree with it (PyTorch's default conv init is
+    2.4-6.9x smaller on the laterals)."""
+    mmseg_models()
+    from mmcv.cnn import ConvModule
+    from mmseg.models.decode_heads.decode_head import BaseDecodeHead
+
+    class RefHead(BaseDecodeHead):  # the official head's layers, mmseg's own init
+        def __init__(self):
+            super().__init__(
+                R50_CH,
+                256,
+                num_classes=2,
+                dropout_ratio=0.0,
+                norm_cfg=dict(type='BN'),
+                in_index=[0, 1, 2, 3],
+                input_transform='multiple_select',
+            )
+            self.convs = torch.nn.ModuleList(
+                ConvModule(c, 256, 1, norm_cfg=dict(type='BN')) for c in R50_CH
+            )
+            self.fusion_conv = ConvModule(1024, 256, 1, norm_cfg=dict(type='BN'))
+            self.conv_seg_for_vl = torch.nn.Conv2d(256, 2, 1)
+
+        def forward(self, inputs):
+            raise NotImplementedError
+
+    from mmengine.registry import DefaultScope
+    from mmseg.utils import register_all_modules
+
+    register_all_modules(init_default_scope=False)
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('mmseg'):  # mmseg builds its loss by name
+        ref = RefHead()
+    ref.init_weights()
+    ours = LightHead(R50_CH, 256, 2, vl_classes=2)
+    pairs = [(a.conv.weight, b.conv.weight) for a, b in zip(ours.lateral, ref.convs)]
+    pairs += [
+        (ours.fuse.conv.weight, ref.fusion_conv.conv.weight),
+        (ours.conv_seg.weight, ref.conv_seg.weight),
+        (ours.conv_seg_vl.weight, ref.conv_seg_for_vl.weight),
+    ]
+    for w_ours, w_ref in pairs:
+        ratio = w_ours.std().item() / w_ref.std().item()
+        assert 0.85 < ratio < 1.15, (tuple(w_ours.shape), ratio)
+    assert abs(ours.lateral[3].conv.weight.std().item() - (2 / 256) ** 0.5) < 0.002
+    assert abs(ours.conv_seg.weight.std().item() - 0.01) < 0.001
+    assert torch.all(ours.conv_seg.bias == 0) and torch.all(ours.fuse.bn.weight == 1)

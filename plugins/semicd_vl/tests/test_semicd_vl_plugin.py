@@ -1,6 +1,5 @@
-"""Plugin wiring: manifest, registries (fw + child registries), configs, the semi loop through the
-Runner
-with a tiny backbone, resume, and backbone conversion."""
+"""Plugin wiring: registries (fw + child registries), configs, the semi loop through the Runner
+with a tiny backbone, resume, and backbone conversion (the manifest is the core contract test's)."""
 
 import json
 import os
@@ -14,17 +13,6 @@ sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 
 PKG = Path(__file__).resolve().parents[1] / 'fw_semicd_vl'
-
-
-def test_manifest_imports_and_commands():
-    man = json.loads((PKG / 'manifest.json').read_text())
-    for c in man['components']:
-        mod, _, attr = c['import'].partition(':')
-        assert getattr(__import__(mod, fromlist=[attr]), attr).__name__ == c['name']
-    from fw_semicd_vl import commands
-
-    for c in man['commands']:
-        assert hasattr(commands, c['import'].split(':')[1])
 
 
 def test_fw_registry_and_mmseg_child_registries_hold_the_same_components():
@@ -101,15 +89,6 @@ def _tiny_cfg(mode, work_dir, root, iters=4):
     return cfg
 
 
-@pytest.fixture(scope='module')
-def toy_root(tmp_path_factory):
-    from fw_semicd_vl.toy import prepare_toy
-
-    root = tmp_path_factory.mktemp('toy') / 'toy'
-    prepare_toy(root, n_train=40, n_val=4, n_test=8, size=32)  # 5 % of 40 = 2 labeled
-    return root
-
-
 def test_semi_loop_through_runner_and_resume(toy_root, tmp_path):
     torch.set_num_threads(1)
     from mmengine.config import Config
@@ -171,3 +150,48 @@ def test_convert_state_dict_by_position():
         convert_state_dict({**src, 'conv1.1.weight': torch.randn(5)}, tmpl)
     with pytest.raises(FwError, match='tensors'):
         convert_state_dict({k: v for k, v in src.items() if k != 'conv1.1.weight'}, tmpl)
+
+
+def test_compare_selects_the_best_validation_checkpoint_and_tests_once(
+    toy_root, tmp_path, monkeypatch
+):
+    """Issue 14 item 8, the protocol's mechanics at tiny size: validation every 2 of 6
+    iterations, the checkpoint of the best validation IoU^c (first of ties) is the one tested, and
+    the test split is evaluated exactly once, after training."""
+    from mmengine.hooks import Hook
+
+    import framework
+    from fw_semicd_vl import bench
+
+    torch.set_num_threads(1)
+    seen = {}
+    build = framework.build_runner
+
+    class Spy(Hook):
+        def after_val_epoch(self, runner, metrics=None):
+            seen.setdefault('val', []).append((runner.iter, metrics['cd/IoU_c']))
+
+        def after_test_epoch(self, runner, metrics=None):
+            seen.setdefault('test', []).append(runner.iter)
+
+    def spy_build(cfg, **kw):
+        runner = build(cfg, **kw)
+        runner.register_hook(Spy())
+        seen['runner'] = runner
+        return runner
+
+    monkeypatch.setattr(framework, 'build_runner', spy_build)
+    row = bench.run_one(
+        'supervised', 0, 6, str(tmp_path / 'wd'), str(toy_root), select='val', val_interval=2
+    )
+    vals = seen['val']
+    assert [it for it, _ in vals] == [2, 4, 6]
+    best_it, best_val = max(vals, key=lambda v: (v[1], -v[0]))
+    assert row['best_iter'] == best_it and row['val_IoU_c'] == round(best_val, 2)
+    assert len(seen['test']) == 1  # the test split, read once
+    # the tested weights are the best checkpoint's
+    path, _ = bench.best_checkpoint(seen['runner'])
+    with framework.trusted_checkpoints(tmp_path):
+        state = framework.load_checkpoint(path, map_location='cpu')['state_dict']
+    model = seen['runner'].model.state_dict()
+    assert all(torch.equal(state[k], model[k]) for k in state)

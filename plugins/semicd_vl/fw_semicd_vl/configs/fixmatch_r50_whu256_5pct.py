@@ -6,10 +6,11 @@ _base_ = ['./_base_/whu256.py']
 split = 'splits/whu/5%'
 max_iters = 56480
 model = dict(semi_mode='fixmatch', aux_head=None, decode_head=dict(vl_classes=None))
+no_vl = dict(vl_seg_root=None, vl_change_root=None)  # baselines read no VLM labels
 train_dataloader = dict(
-    labeled=dict(dataset=dict(split_file=split + '/labeled.txt', num_samples=5650)),
-    unlabeled=dict(dataset=dict(split_file=split + '/unlabeled.txt')),
-    mix=dict(dataset=dict(split_file=split + '/unlabeled.txt')),
+    labeled=dict(dataset=dict(split_file=split + '/labeled.txt', num_samples=5650, **no_vl)),
+    unlabeled=dict(dataset=dict(split_file=split + '/unlabeled.txt', **no_vl)),
+    mix=dict(dataset=dict(split_file=split + '/unlabeled.txt', **no_vl)),
 )
 train_cfg = dict(max_iters=max_iters, val_interval=706)
 param_scheduler = [

@@ -6,8 +6,9 @@ _base_ = ['./_base_/whu256.py']
 split = 'splits/whu/20%'
 max_iters = 47520
 model = dict(semi_mode='supervised', aux_head=None, decode_head=dict(vl_classes=None))
+no_vl = dict(vl_seg_root=None, vl_change_root=None)  # baselines read no VLM labels
 train_dataloader = dict(
-    labeled=dict(dataset=dict(split_file=split + '/labeled.txt', num_samples=4758)),
+    labeled=dict(dataset=dict(split_file=split + '/labeled.txt', num_samples=4758, **no_vl)),
     unlabeled=None,
     mix=None,
 )

@@ -6,8 +6,9 @@ _base_ = ['./_base_/whu256.py']
 split = 'splits/whu/40%'
 max_iters = 35680
 model = dict(semi_mode='supervised', aux_head=None, decode_head=dict(vl_classes=None))
+no_vl = dict(vl_seg_root=None, vl_change_root=None)  # baselines read no VLM labels
 train_dataloader = dict(
-    labeled=dict(dataset=dict(split_file=split + '/labeled.txt', num_samples=3569)),
+    labeled=dict(dataset=dict(split_file=split + '/labeled.txt', num_samples=3569, **no_vl)),
     unlabeled=None,
     mix=None,
 )

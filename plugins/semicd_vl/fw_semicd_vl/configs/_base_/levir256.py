@@ -1,7 +1,12 @@
 # LEVIR-CD256 at 256 px for the semi-supervised loop, 5 % labels by default; the
 # configs <method>_r50_levir256_<p>pct.py set the split, its schedule and the method.
 _base_ = ['./semicd_r50_256.py']
+# One key each re-points every split: `--cfg-options data_root=/path/to/LEVIR-CD256` (A/, B/,
+# label/ and splits/levir/... under it) and `vl_label_root=/path/to/vl_labels` (the folder holding
+# the official release's gen_seg_label/ and gen_cd_label/). The datasets below name them as
+# placeholders, which the plugin's loops fill in.
 data_root = 'data/LEVIR-CD256'
+vl_label_root = 'data/vl_labels'
 split = 'splits/levir/5%'
 max_iters = 67600
 tl = dict(
@@ -19,10 +24,10 @@ el = dict(
 )
 ds = dict(
     type='semicd_vl.BiTemporalCDDataset',
-    data_root=data_root,
-    # VLM pseudo-labels in the disk format (a); the official release folders work unchanged
-    vl_seg_root='data/vl_labels/gen_seg_label/levir_direct_abs_ignore_0.8',
-    vl_change_root='data/vl_labels/gen_cd_label/levir_instance_mask-iou_0.0_direct_abs_ignore_0.8',
+    data_root='{data_root}',
+    # VLM pseudo-labels in the disk format (a), under the official release's folder names
+    vl_seg_root='{vl_label_root}/gen_seg_label/levir-cd_direct_abs_ignore_0.8',
+    vl_change_root='{vl_label_root}/gen_cd_label/levir-cd_instance_mask-iou_0.0_direct_abs_ignore_0.8',
 )
 train_dataloader = dict(
     labeled=dict(
@@ -57,7 +62,7 @@ train_dataloader = dict(
 val_dataloader = dict(
     dataset=dict(
         type='semicd_vl.BiTemporalCDDataset',
-        data_root=data_root,
+        data_root='{data_root}',
         mode='test',
         split_file='splits/levir/val.txt',
         pipeline={{_base_.test_pipeline}},
@@ -67,7 +72,7 @@ val_dataloader = dict(
 test_dataloader = dict(
     dataset=dict(
         type='semicd_vl.BiTemporalCDDataset',
-        data_root=data_root,
+        data_root='{data_root}',
         mode='test',
         split_file='splits/levir/test.txt',
         pipeline={{_base_.test_pipeline}},

@@ -59,8 +59,8 @@ unlabeled_pipeline = (
 test_pipeline = load + [dict(type='semicd_vl.LoadCDLabel')] + pack
 val_evaluator = dict(type='semicd_vl.ChangeDetectionMetric')
 test_evaluator = val_evaluator
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
+val_cfg = dict(type='semicd_vl.CDValLoop')
+test_cfg = dict(type='semicd_vl.CDTestLoop')
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=1e-4),

@@ -3,9 +3,9 @@
 # reads ground truth and exists for CPU demos/tests only.
 fw_base = []
 default_scope = 'fw'
+# `--cfg-options data_root=DIR` moves every split (the datasets name it as '{data_root}', which
+# the plugin's loops fill in); DIR must be missing, empty or a toy set made by `make-toy-cd`.
 data_root = 'data/semicd_vl_toy'
-vl_seg_root = data_root + '/vl_oracle/seg'
-vl_change_root = data_root + '/vl_oracle/change'
 crop = 64
 max_iters = 200
 norm_cfg = dict(type='BN', requires_grad=True)
@@ -62,10 +62,10 @@ unlabeled_pipeline = (
 test_pipeline = load + [dict(type='semicd_vl.LoadCDLabel')] + pack
 ds = dict(
     type='semicd_vl.BiTemporalCDDataset',
-    data_root=data_root,
+    data_root='{data_root}',
     prepare='toy',
-    vl_seg_root=vl_seg_root,
-    vl_change_root=vl_change_root,
+    vl_seg_root='{data_root}/vl_oracle/seg',
+    vl_change_root='{data_root}/vl_oracle/change',
 )
 loader = dict(
     num_workers=0,
@@ -110,7 +110,7 @@ eval_loader = dict(
 val_dataloader = dict(
     dataset=dict(
         type='semicd_vl.BiTemporalCDDataset',
-        data_root=data_root,
+        data_root='{data_root}',
         prepare='toy',
         mode='test',
         split_file='splits/toy/val.txt',
@@ -121,7 +121,7 @@ val_dataloader = dict(
 test_dataloader = dict(
     dataset=dict(
         type='semicd_vl.BiTemporalCDDataset',
-        data_root=data_root,
+        data_root='{data_root}',
         prepare='toy',
         mode='test',
         split_file='splits/toy/test.txt',
@@ -138,8 +138,8 @@ train_cfg = dict(
     val_interval=max_iters,
     mix_source='same_order',
 )
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
+val_cfg = dict(type='semicd_vl.CDValLoop')
+test_cfg = dict(type='semicd_vl.CDTestLoop')
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=1e-4),

@@ -6,17 +6,16 @@ data_root = 'data/WHU-CD-256'
 split = 'splits/whu/5%'
 max_iters = 56480
 ds = dict(
-    data_root=data_root,
-    vl_seg_root='data/vl_labels/gen_seg_label/whu_direct_abs_ignore_0.8',
-    vl_change_root='data/vl_labels/gen_cd_label/whu_instance_mask-iou_0.0_direct_abs_ignore_0.8',
+    vl_seg_root='{vl_label_root}/gen_seg_label/whu-cd_direct_abs_ignore_0.8',
+    vl_change_root='{vl_label_root}/gen_cd_label/whu-cd_instance_mask-iou_0.0_direct_abs_ignore_0.8',
 )
 train_dataloader = dict(
     labeled=dict(dataset=dict(ds, split_file=split + '/labeled.txt', num_samples=5650)),
     unlabeled=dict(dataset=dict(ds, split_file=split + '/unlabeled.txt')),
     mix=dict(dataset=dict(ds, split_file=split + '/unlabeled.txt')),
 )
-val_dataloader = dict(dataset=dict(data_root=data_root, split_file='splits/whu/val.txt'))
-test_dataloader = dict(dataset=dict(data_root=data_root, split_file='splits/whu/test.txt'))
+val_dataloader = dict(dataset=dict(split_file='splits/whu/val.txt'))
+test_dataloader = dict(dataset=dict(split_file='splits/whu/test.txt'))
 train_cfg = dict(max_iters=max_iters, val_interval=706)
 param_scheduler = [
     dict(type='PolyLR', power=0.9, eta_min=0.0, by_epoch=False, begin=0, end=max_iters)
