@@ -6,6 +6,8 @@ import fnmatch
 import json
 import os
 import pkgutil
+import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -15,96 +17,65 @@ import click
 from . import __version__
 from . import plugins as fw_plugins
 from .errors import FwError
-from .manifest import normalise_kind
+from .manifest import KNOWN_KINDS, normalise_kind
 
-BUILTIN_HELP_ORDER = [
-    'list',
-    'show',
-    'plugins',
-    'configs',
-    'train',
-    'test',
-    'report',
-    'new-plugin',
-    'doctor',
-]
+BUILTIN = 'list show plugins configs train test report new-plugin doctor'.split()
 
 
 class PluginGroup(click.Group):
-    """``fw <plugin> ...``: commands from the plugin's manifest, imported on use."""
+    """``fw <plugin> ...``: commands from the plugin's manifest, imported on use, then those of
+    its ``fw_register_commands`` hook."""
 
     def __init__(self, plugin: fw_plugins.Plugin):
         super().__init__(name=plugin.name, help=plugin.manifest.get('summary', ''))
-        self.plugin = plugin
-        self._hooked = False
-
-    def _commands(self) -> dict[str, dict]:
-        return {c['name']: c for c in self.plugin.manifest.get('commands', [])}
-
-    def _run_hook(self) -> None:
-        if not self._hooked:
-            self._hooked = True
-            fw_plugins.get(self.plugin.name)
-            hooks = self.plugin.hooks
-            if hooks is not None and hasattr(hooks, 'fw_register_commands'):
-                hooks.fw_register_commands(cli=self)
+        self.plugin, self.specs = plugin, {c['name']: c for c in plugin.manifest['commands']}
 
     def list_commands(self, ctx):
-        return sorted(set(self._commands()) | set(self.commands))
+        return sorted(set(self.specs) | set(self.commands))
 
     def get_command(self, ctx, name):
-        spec = self._commands().get(name)
-        if spec is not None and name not in self.commands:
-            # the plugin's components must be buildable inside its commands, as in `fw train`
-            fw_plugins.activate(self.plugin.name)
-            command = pkgutil.resolve_name(spec['import'])
+        if name in self.specs and name not in self.commands:
+            fw_plugins.activate(self.plugin.name)  # its components build inside its commands
+            command = pkgutil.resolve_name(self.specs[name]['import'])
             if not isinstance(command, click.Command):
                 raise FwError(
-                    f"{spec['import']} (command '{name}' of plugin "
-                    f'{self.plugin.name}) is not a click command'
+                    f"{self.specs[name]['import']} (command '{name}') is no click command"
                 )
             self.add_command(command, name)
-        if name not in self.commands:
-            self._run_hook()
+        hooks = fw_plugins.get(self.plugin.name).hooks
+        if name not in self.commands and hasattr(hooks, 'fw_register_commands'):
+            hooks.fw_register_commands(cli=self)
         return self.commands.get(name)
 
     def format_commands(self, ctx, formatter):
-        rows = [(c['name'], c.get('summary', '')) for c in self._commands().values()]
-        if rows:
-            with formatter.section('Commands'):
-                formatter.write_dl(sorted(rows))
+        with formatter.section('Commands'):
+            formatter.write_dl(sorted((n, c.get('summary', '')) for n, c in self.specs.items()))
+
+
+def _with_commands() -> dict[str, fw_plugins.Plugin]:
+    plugins = fw_plugins.discover().items()
+    return {n: p for n, p in plugins if p.status == 'ok' and p.manifest['commands']}
 
 
 class FwCLI(click.Group):
     """Built-in commands plus one lazily built group per plugin."""
 
     def list_commands(self, ctx):
-        return BUILTIN_HELP_ORDER + sorted(
-            name
-            for name, p in fw_plugins.discover().items()
-            if p.status == 'ok' and p.manifest.get('commands')
-        )
+        return BUILTIN + sorted(_with_commands())
 
     def get_command(self, ctx, name):
-        if name in self.commands:
-            return self.commands[name]
         plugin = fw_plugins.discover().get(name)
-        if plugin is not None and plugin.status == 'ok':
+        if name not in self.commands and plugin is not None and plugin.status == 'ok':
             return PluginGroup(plugin)
-        return None
+        return self.commands.get(name)
 
     def format_commands(self, ctx, formatter):
-        builtin = [(n, self.commands[n].get_short_help_str(60)) for n in BUILTIN_HELP_ORDER]
         with formatter.section('Commands'):
-            formatter.write_dl(builtin)
-        plugin_rows = [
-            (n, p.manifest.get('summary', '')[:60])
-            for n, p in fw_plugins.discover().items()
-            if p.status == 'ok' and p.manifest.get('commands')
-        ]
-        if plugin_rows:
+            formatter.write_dl([(n, self.commands[n].get_short_help_str(60)) for n in BUILTIN])
+        rows = [(n, p.manifest.get('summary', '')[:60]) for n, p in _with_commands().items()]
+        if rows:
             with formatter.section('Plugin commands (fw <plugin> --help)'):
-                formatter.write_dl(plugin_rows)
+                formatter.write_dl(rows)
 
 
 @click.group(cls=FwCLI, context_settings={'help_option_names': ['-h', '--help']})
@@ -113,23 +84,17 @@ class FwCLI(click.Group):
 @click.pass_context
 def cli(ctx, debug):
     """fw: registries, plugins and training for research on learned projections."""
-    ctx.obj = {'debug': debug}
     if fw_plugins.strict() and ctx.invoked_subcommand not in ('plugins', 'doctor', None):
         _check_strict(fw_plugins.load_all())
 
 
-def _width() -> int:
-    import shutil
-
-    return shutil.get_terminal_size((100, 24)).columns
-
-
-def _fit(line: str, width: int) -> str:
-    return line if len(line) <= width else line[: width - 3] + '...'
+def _echo(line: str, fit: bool = True) -> None:
+    width = shutil.get_terminal_size((100, 24)).columns
+    click.echo(line if not fit or len(line) <= width else line[: width - 3] + '...')
 
 
-def _no_plugins_message() -> str:
-    if os.environ.get('FW_LOAD_PLUGINS', None) is not None and not fw_plugins._wanted():
+def _no_plugins() -> str:
+    if os.environ.get('FW_LOAD_PLUGINS') is not None and not fw_plugins.wanted():
         return 'no plugins loaded: FW_LOAD_PLUGINS is set and empty (unset it to load all)'
     return 'no plugins installed (fw new-plugin NAME writes one)'
 
@@ -137,97 +102,77 @@ def _no_plugins_message() -> str:
 def _check_strict(plugins) -> None:
     bad = [p for p in plugins.values() if p.status != 'ok']
     for p in bad:
-        click.echo(
-            f'fw: warning: plugin {p.name} ({p.dist}) failed to load: {p.error}; '
-            f'`fw plugins` shows it',
-            err=True,
-        )
+        click.echo(f'fw: warning: plugin {p.name} ({p.dist}) failed to load: {p.error}', err=True)
     if bad and fw_plugins.strict():
         raise FwError(f'{len(bad)} plugin(s) failed to load and FW_STRICT_PLUGINS=1')
 
 
-def _components(plugins, plugin_filter=None):
+def _components(plugins):
     for p in plugins.values():
-        if p.status != 'ok' or (plugin_filter and p.name != plugin_filter):
-            continue
-        for c in p.manifest['components']:
-            yield {
-                'name': f'{p.name}.{c["name"]}',
-                'kind': c['kind'],
-                'plugin': p.name,
-                'summary': c.get('summary', ''),
-                'import': c['import'],
-            }
+        for c in p.manifest.get('components', []) if p.status == 'ok' else []:
+            yield {**c, 'name': f'{p.name}.{c["name"]}', 'plugin': p.name}
+
+
+def _matches(row: dict, kind: str | None, pattern: str | None) -> bool:
+    names = (row['name'].lower(), row['name'].split('.', 1)[1].lower())
+    wildcard = not pattern or any(fnmatch.fnmatch(n, pattern.lower()) for n in names)
+    return wildcard and (not kind or row['kind'] == kind)
 
 
 @cli.command('list')
 @click.argument('kind', required=False)
 @click.argument('pattern', required=False)
-@click.option('--plugin', 'plugin_filter', help='Only this plugin.')
+@click.option('--plugin', 'only', help='Only this plugin.')
 @click.option('--json', 'as_json', is_flag=True, help='Machine-readable output.')
 @click.option('--args', 'args_of', metavar='NAME', help="A component's signature and docstring.")
-def list_cmd(kind, pattern, plugin_filter, as_json, args_of):
+def list_cmd(kind, pattern, only, as_json, args_of):
     """List registered components: fw list [KIND] [PATTERN] (PATTERN is a shell wildcard)."""
-    from .manifest import KNOWN_KINDS
-
     if args_of:
-        return _show(args_of)
+        return show_cmd.callback(args_of)
+    if kind and normalise_kind(kind) not in KNOWN_KINDS and pattern is None:
+        kind, pattern = None, kind  # `fw list 'Res*'`
+    kind = kind and normalise_kind(kind)
+    if kind and kind not in KNOWN_KINDS:
+        raise FwError(f"unknown kind '{kind}'; kinds are: {', '.join(KNOWN_KINDS)}")
     plugins = fw_plugins.load_all()
     _check_strict(plugins)
-    if kind and normalise_kind(kind) not in KNOWN_KINDS and pattern is None:
-        kind, pattern = None, kind
-    if kind:
-        kind = normalise_kind(kind)
-        if kind not in KNOWN_KINDS:
-            raise FwError(f"unknown kind '{kind}'; kinds are: {', '.join(KNOWN_KINDS)}")
-    if plugin_filter and plugin_filter not in plugins:
-        fw_plugins.get(plugin_filter)  # raises with close names
-    rows = [
-        r
-        for r in _components(plugins, plugin_filter)
-        if (not kind or r['kind'] == kind)
-        and (
-            not pattern
-            or fnmatch.fnmatch(r['name'].lower(), pattern.lower())
-            or fnmatch.fnmatch(r['name'].split('.', 1)[1].lower(), pattern.lower())
-        )
-    ]
+    if only:
+        plugins = {only: fw_plugins.get(only)}  # an unknown name raises with close names
+    rows = [r for r in _components(plugins) if _matches(r, kind, pattern)]
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
+        return click.echo(json.dumps(rows, indent=2))
     if not rows:
-        click.echo(
-            'nothing registered matches'
-            if (kind or pattern or plugin_filter)
-            else _no_plugins_message()
+        return click.echo(
+            'nothing registered matches' if kind or pattern or only else _no_plugins()
         )
-        return
     width = max(len(r['name']) for r in rows)
     for r in sorted(rows, key=lambda r: (r['kind'], r['name'])):
-        click.echo(_fit(f'{r["kind"]:<10} {r["name"]:<{width}}  {r["summary"]}', _width()))
+        _echo(f'{r["kind"]:<10} {r["name"]:<{width}}  {r.get("summary", "")}')
 
 
-def _show(name: str) -> None:
+def _first_comment(path) -> str:
+    first = next((ln.strip() for ln in path.read_text().splitlines() if ln.strip()), '')
+    return first.lstrip('#').strip() if first.startswith('#') else ''
+
+
+@cli.command('show')
+@click.argument('name')
+def show_cmd(name):
+    """A component's constructor signature and docstring (same as fw list --args NAME)."""
+    import difflib
     import inspect
-    import pkgutil
 
-    plugins = fw_plugins.discover()
-    rows = [r for r in _components(plugins) if name in (r['name'], r['name'].split('.', 1)[1])]
-    if not rows:
-        import difflib
-
-        names = [r['name'] for r in _components(plugins)]
-        close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+    rows = list(_components(fw_plugins.discover()))
+    found = [r for r in rows if name in (r['name'], r['name'].split('.', 1)[1])]
+    if len(found) != 1:
+        close = difflib.get_close_matches(name, [r['name'] for r in rows], n=3, cutoff=0.5)
         raise FwError(
-            f"no component '{name}'"
-            + (f'; close: {", ".join(close)}' if close else '')
-            + '; `fw list` lists them'
+            f"'{name}' is ambiguous: {', '.join(r['name'] for r in found)}; use the qualified name"
+            if found
+            else f"no component '{name}'{'; close: ' if close else ''}{', '.join(close)}; "
+            f'`fw list` lists them'
         )
-    if len(rows) > 1:
-        raise FwError(
-            f"'{name}' is ambiguous: {', '.join(r['name'] for r in rows)}; use the qualified name"
-        )
-    row = rows[0]
+    row = found[0]
     fw_plugins.activate(row['plugin'])
     obj = pkgutil.resolve_name(row['import'])
     try:
@@ -235,49 +180,30 @@ def _show(name: str) -> None:
     except (TypeError, ValueError):
         signature = '(...)'
     click.echo(
-        f'{row["name"]}{signature}\n  {row["kind"]} of plugin {row["plugin"]}, {row["import"]}\n'
+        f'{row["name"]}{signature}\n  {row["kind"]} of plugin {row["plugin"]}, {row["import"]}'
     )
-    click.echo(inspect.getdoc(obj) or '(no docstring)')
-
-
-@cli.command('show')
-@click.argument('name')
-def show_cmd(name):
-    """A component's constructor signature and docstring (same as fw list --args NAME)."""
-    _show(name)
+    click.echo(f'\n{inspect.getdoc(obj) or "(no docstring)"}')
 
 
 @cli.command('plugins')
 @click.option('--json', 'as_json', is_flag=True)
 def plugins_cmd(as_json):
     """Installed plugins, their distributions and load status."""
-    plugins = fw_plugins.load_all()
+    plugins = fw_plugins.load_all().values()
     rows = [
-        {
-            'name': p.name,
-            'dist': p.dist,
-            'version': p.version,
-            'status': p.status,
-            'error': p.error,
-            'components': len(p.manifest.get('components', [])),
-            'configs': len(p.configs()) if p.status == 'ok' else 0,
-        }
-        for p in plugins.values()
+        dict(name=p.name, dist=p.dist, version=p.version, status=p.status, error=p.error)
+        | dict(components=len(p.manifest.get('components', [])), configs=len(p.configs()))
+        for p in plugins
     ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
-        return
-    if not rows:
-        click.echo(_no_plugins_message())
-    for r in rows:
-        line = f'{r["name"]:<16} {r["dist"]:<20} {r["version"]:<10} {r["status"]}'
-        if r['status'] == 'ok':
-            line += f'  ({r["components"]} components, {r["configs"]} configs)'
-        else:
-            line += f'  {r["error"]}'
-        click.echo(_fit(line, _width()))
-    if fw_plugins.strict() and any(r['status'] != 'ok' for r in rows):
-        raise FwError('a plugin failed to load and FW_STRICT_PLUGINS=1')
+    for r in [] if as_json else rows:
+        line = f'{r["name"]:<16} {r["dist"]:<20} {r["version"]:<10} {r["status"]}  '
+        ok = f'({r["components"]} components, {r["configs"]} configs)'
+        _echo(line + (ok if r['status'] == 'ok' else r['error']))
+    if not rows and not as_json:
+        click.echo(_no_plugins())
+    _check_strict({p.name: p for p in plugins})
 
 
 @cli.command('configs')
@@ -287,148 +213,86 @@ def plugins_cmd(as_json):
 def configs_cmd(plugin, show_path, as_json):
     """The configs PLUGIN ships (names for fw train), each with its first comment line.
 
-    A config of your own inherits one with _base_ = 'PLUGIN::CONFIG' (e.g. 'amcl::amcl_simclr_digits')."""
-    configs = fw_plugins.get(plugin).configs()
-    rows = {
-        name: {'path': str(path), 'summary': _first_comment(path)} for name, path in configs.items()
-    }
+    A config of your own inherits one with _base_ = 'PLUGIN::CONFIG' (e.g.
+    'amcl::amcl_simclr_digits')."""
+    configs = fw_plugins.get(plugin).configs().items()
+    rows = {name: {'path': str(path), 'summary': _first_comment(path)} for name, path in configs}
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    width = max((len(n) for n in rows), default=0)
+        return click.echo(json.dumps(rows, indent=2))
+    width = max(map(len, rows), default=0)
     for name, row in rows.items():
-        click.echo(
-            _fit(
-                f'{name:<{width}}  {row["path"] if show_path else row["summary"]}',
-                10**6 if show_path else _width(),
-            )
-        )
-
-
-def _first_comment(path) -> str:
-    with open(path) as f:
-        for line in f:
-            if line.strip():
-                return line.strip().lstrip('#').strip() if line.lstrip().startswith('#') else ''
-    return ''
+        _echo(f'{name:<{width}}  {row["path" if show_path else "summary"]}', fit=not show_path)
 
 
 def _overrides(cfg_options, extra) -> list[str]:
     """``--cfg-options a=1 b=2`` (mmengine's style: click sees b=2 as a trailing argument) and
     repeated ``--cfg-options`` both give ``['a=1', 'b=2']``."""
-    opts = [o for item in cfg_options for o in item.split()]
     for item in extra:
         if '=' not in item:
             raise FwError(
                 f"unexpected argument '{item}'; overrides are KEY=VALUE "
                 f'(e.g. --cfg-options train_cfg.max_epochs=3)'
             )
-        opts.append(item)
-    return opts
+    return [o for item in cfg_options for o in item.split()] + list(extra)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-_VERBOSE = click.option(
-    '-v',
-    '--verbose',
-    is_flag=True,
-    help="Also show mmengine's own output (config dump, hooks, log lines).",
-)
-_STRICT = click.option(
-    '--strict/--no-strict',
-    default=True,
-    show_default=True,
-    help='A checkpoint whose keys do not match the model is an error.',
-)
+def _run_options(command):
+    """The options ``fw train`` and ``fw test`` share."""
+    options = [
+        click.argument('overrides', nargs=-1, metavar='[KEY=VALUE]...'),
+        click.option('--work-dir', help='Logs and checkpoints (default work_dirs/PLUGIN/CONFIG).'),
+        click.option(
+            '--cfg-options',
+            multiple=True,
+            metavar='KEY=VALUE',
+            help='Override config keys (repeatable), e.g. train_cfg.max_epochs=3.',
+        ),
+        click.option('-v', '--verbose', is_flag=True, help="Also show mmengine's own output."),
+        click.option(
+            '--strict/--no-strict',
+            default=True,
+            show_default=True,
+            help='A checkpoint whose keys do not match the model is an error.',
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
 
 
 @cli.command('train')
 @click.argument('plugin')
 @click.argument('config')
-@click.argument('overrides', nargs=-1, metavar='[KEY=VALUE]...')
-@click.option('--work-dir', help='Where logs and checkpoints go (default work_dirs/PLUGIN/CONFIG).')
+@_run_options
 @click.option('--resume', is_flag=True, help='Continue from the last checkpoint in the work dir.')
-@click.option(
-    '--cfg-options',
-    multiple=True,
-    metavar='KEY=VALUE',
-    help='Override config keys (repeatable), e.g. train_cfg.max_epochs=3.',
-)
 @click.option('--launcher', type=click.Choice(['none', 'pytorch', 'slurm']), default='none')
 @click.option('--nproc', type=int, default=1, help='Start N processes with torchrun (DDP).')
 @click.option('--seed', type=int, help='Random seed.')
-@_VERBOSE
-@_STRICT
-def train_cmd(
-    plugin, config, overrides, work_dir, resume, cfg_options, launcher, nproc, seed, verbose, strict
-):
+def train_cmd(plugin, config, overrides, cfg_options, nproc, **kwargs):
     """Train CONFIG (a packaged config name or a path) of PLUGIN.
 
     Overrides may follow --cfg-options as in mmengine (--cfg-options a=1 b=2) or be repeated.
     Ctrl-C (or SIGTERM) stops cleanly; --resume continues exactly where the last checkpoint was."""
-    opts = _overrides(cfg_options, overrides)
-    if nproc > 1 and 'LOCAL_RANK' not in os.environ:
-        from . import train as fw_train  # check the config here: one clear error, not N
-
-        fw_plugins.activate(plugin)
-        fw_train.load_config(plugin, config, work_dir=work_dir, cfg_options=opts, seed=seed)
-        args = [
-            sys.executable,
-            '-m',
-            'torch.distributed.run',
-            f'--nproc_per_node={nproc}',
-            f'--master_port={_free_port()}',
-            '-m',
-            'framework.cli',
-            'train',
-            plugin,
-            config,
-            '--launcher',
-            'pytorch',
-        ]
-        if work_dir:
-            args += ['--work-dir', work_dir]
-        if resume:
-            args.append('--resume')
-        if seed is not None:
-            args += ['--seed', str(seed)]
-        if verbose:
-            args.append('--verbose')
-        if not strict:
-            args.append('--no-strict')
-        for o in opts:
-            args += ['--cfg-options', o]
-        sys.exit(subprocess.call(args))
     from . import train as fw_train
     from .runstate import Interrupted
 
+    opts = _overrides(cfg_options, overrides)
+    argv = (click.get_current_context().obj or {}).get('argv') or sys.argv[1:]
+    if nproc > 1 and 'LOCAL_RANK' not in os.environ:
+        fw_plugins.activate(plugin)  # check the config here: one clear error, not N
+        fw_train.load_config(plugin, config, work_dir=kwargs['work_dir'], cfg_options=opts)
+        with socket.socket() as s:
+            s.bind(('127.0.0.1', 0))
+            port = s.getsockname()[1]
+        run = [sys.executable, '-m', 'torch.distributed.run', f'--nproc_per_node={nproc}']
+        own = [a for i, a in enumerate(argv) if '--nproc' not in (a.split('=')[0], argv[i - 1])]
+        run += [f'--master_port={port}', '-m', 'framework.cli', *own, '--launcher', 'pytorch']
+        sys.exit(subprocess.call(run))
     try:
-        runner = fw_train.train(
-            plugin,
-            config,
-            work_dir=work_dir,
-            resume=resume,
-            cfg_options=opts,
-            launcher=launcher,
-            seed=seed,
-            verbose=verbose,
-            strict=strict,
-        )
+        runner = fw_train.train(plugin, config, cfg_options=opts, **kwargs)
     except Interrupted as e:
-        import shlex
-
-        again = (
-            ['fw', 'train', plugin, config, '--resume']
-            + (['--work-dir', work_dir] if work_dir else [])
-            + (['--seed', str(seed)] if seed is not None else [])
-            + [a for o in opts for a in ('--cfg-options', o)]
-        )
-        raise Interrupted(f'{e}; continue with: {shlex.join(again)}', e.exit_code) from None
+        again = shlex.join(['fw', *argv, *['--resume'] * ('--resume' not in argv)])
+        raise Interrupted(f'{e}; continue with: {again}', e.exit_code) from None
     for line in getattr(runner, 'fw_summary', []):
         click.echo(line)
 
@@ -437,41 +301,23 @@ def train_cmd(
 @click.argument('plugin')
 @click.argument('config')
 @click.argument('checkpoint')
-@click.argument('overrides', nargs=-1, metavar='[KEY=VALUE]...')
-@click.option('--work-dir')
-@click.option('--cfg-options', multiple=True, metavar='KEY=VALUE')
+@_run_options
 @click.option('--json', 'as_json', is_flag=True, help='Print only the metrics, as JSON.')
-@_VERBOSE
-@_STRICT
-def test_cmd(
-    plugin, config, checkpoint, overrides, work_dir, cfg_options, as_json, verbose, strict
-):
+def test_cmd(plugin, config, checkpoint, overrides, cfg_options, as_json, **kwargs):
     """Evaluate CHECKPOINT with CONFIG's test split (its validation split if it has none)."""
     import contextlib
 
     from . import train as fw_train
 
+    opts = _overrides(cfg_options, overrides)
     with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
-        metrics = fw_train.test(
-            plugin,
-            config,
-            checkpoint,
-            work_dir=work_dir,
-            cfg_options=_overrides(cfg_options, overrides),
-            verbose=verbose,
-            strict=strict,
-        )
-    metrics = {k: float(v) if hasattr(v, '__float__') else v for k, v in (metrics or {}).items()}
+        metrics = fw_train.test(plugin, config, checkpoint, cfg_options=opts, **kwargs) or {}
+    metrics = {k: float(v) if hasattr(v, '__float__') else v for k, v in metrics.items()}
     if as_json:
-        click.echo(json.dumps(metrics))
-    else:
-        width = max((len(k) for k in metrics), default=0)
-        for key, value in metrics.items():
-            click.echo(
-                f'{key:<{width}}  {value:.4f}'
-                if isinstance(value, float)
-                else f'{key:<{width}}  {value}'
-            )
+        return click.echo(json.dumps(metrics))
+    width = max(map(len, metrics), default=0)
+    for key, value in metrics.items():
+        click.echo(f'{key:<{width}}  {f"{value:.4f}" if isinstance(value, float) else value}')
 
 
 @cli.command('report')
@@ -483,11 +329,7 @@ def report_cmd(work_dir, as_json):
     from .report import report
 
     result = report(work_dir)
-    if as_json:
-        click.echo(json.dumps(result, indent=2))
-    else:
-        for line in result['text']:
-            click.echo(line)
+    click.echo(json.dumps(result, indent=2) if as_json else '\n'.join(result['text']))
 
 
 @cli.command('new-plugin')
@@ -495,31 +337,23 @@ def report_cmd(work_dir, as_json):
 @click.option('--dir', 'directory', default='.', help='Where to write fw-NAME/.')
 def new_plugin_cmd(name, directory):
     """Write a complete third-party plugin to DIR/fw-NAME/."""
-    from importlib import metadata
-
     from .scaffold import write_plugin
 
-    installed = {
-        ep.name: ep.dist.name if ep.dist else '?'
-        for ep in metadata.entry_points(group=fw_plugins.ENTRY_POINT_GROUP)
-    }
+    installed = {name: dist for name, _, dist, _ in fw_plugins.entry_points()}
     if name in installed:
         raise FwError(
-            f"a plugin named '{name}' is installed ({installed[name]}); installing a "
-            f'new one under that name would replace it: choose another name'
+            f"a plugin named '{name}' is installed ({installed[name]}); installing a new one "
+            f'under that name would replace it: choose another name'
         )
     path = write_plugin(name, directory)
-    click.echo(
-        f'wrote {path}\nnext: pip install -e {path} && fw list --plugin {name} && '
-        f'fw train {name} demo'
-    )
+    click.echo(f'wrote {path}\nnext: pip install -e {path} && fw list --plugin {name}', nl=False)
+    click.echo(f' && fw train {name} demo')
 
 
 @cli.command('doctor')
 @click.option('--json', 'as_json', is_flag=True)
 @click.option(
     '--contract',
-    'contract',
     multiple=True,
     metavar='PLUGIN|FOLDER',
     help='Check the plugin contract instead (repeat; "all" for every plugin).',
@@ -533,24 +367,17 @@ def doctor_cmd(as_json, contract):
     from .doctor import run_doctor
 
     report = run_doctor()
-    if as_json:
-        click.echo(json.dumps(report, indent=2))
-    else:
-        for row in report['packages']:
-            click.echo(f'{row["name"]:<14} {row["version"] or "-":<16} {row["note"]}')
-        for problem in report['problems']:
-            click.echo(f'PROBLEM: {problem}')
-        if not report['problems']:
-            click.echo('no problems found')
-    if report['problems']:
-        sys.exit(1)
+    lines = [f'{r["name"]:<14} {r["version"] or "-":<16} {r["note"]}' for r in report['packages']]
+    lines += [f'PROBLEM: {problem}' for problem in report['problems']]
+    lines += [] if report['problems'] else ['no problems found']
+    click.echo(json.dumps(report, indent=2) if as_json else '\n'.join(lines))
+    sys.exit(1 if report['problems'] else 0)
 
 
 def main(argv=None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
-    debug = '--debug' in argv
     try:
-        cli.main(args=argv, prog_name='fw', standalone_mode=False)
+        cli.main(args=argv, prog_name='fw', standalone_mode=False, obj={'argv': argv})
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.ClickException as e:
@@ -559,7 +386,7 @@ def main(argv=None) -> None:
     except click.exceptions.Abort:
         sys.exit(130)
     except FwError as e:
-        if debug:
+        if '--debug' in argv:
             raise
         code = getattr(e, 'exit_code', 2)
         click.echo(f'fw: {"" if code != 2 else "error: "}{e}', err=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import re
 import shutil
 import sys
 import time
@@ -18,39 +19,30 @@ from pathlib import Path
 from mmengine.hooks import Hook
 
 #: mmengine/OpenMMLab warnings about their own internals: log file only
-NOISE = (
-    'Failed to import',
-    'will be deprecated',
-    'is the alias of',
-    'Advance dataloader',
-    'SyncBatchNorm',
-    'is not set in',
-    'Please use',
-    'deprecated',
+NOISE = re.compile(
+    'Failed to import|deprecated|is the alias of|Advance dataloader|SyncBatchNorm|is not set in'
+    '|Please use'
 )
 
 
-class QuietFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.WARNING and not any(
-            n in str(record.getMessage()) for n in NOISE
-        )
+def actionable(record: logging.LogRecord) -> bool:
+    """A warning or error that is not mmengine/OpenMMLab talking about its own internals."""
+    return record.levelno >= logging.WARNING and not NOISE.search(str(record.getMessage()))
 
 
-def quiet(logger) -> None:
-    """Terminal handlers of ``logger`` (an MMLogger) show only actionable warnings; Python
-    warnings go to its log file."""
+def quiet(logger):
+    """Terminal handlers of ``logger`` (an MMLogger) and of every other MMLogger show only
+    actionable warnings; Python warnings go to its log file."""
     from mmengine.logging import MMLogger
 
     files = [h for h in logger.handlers if isinstance(h, logging.FileHandler)]
     for handler in [h for lg in MMLogger._instance_dict.values() for h in lg.handlers]:
-        if not isinstance(handler, logging.FileHandler) and not any(
-            isinstance(f, QuietFilter) for f in handler.filters
-        ):
-            handler.addFilter(QuietFilter())
+        if not isinstance(handler, logging.FileHandler) and actionable not in handler.filters:
+            handler.addFilter(actionable)
     logging.captureWarnings(True)
     py_warnings = logging.getLogger('py.warnings')
     py_warnings.handlers, py_warnings.propagate = files, False
+    return logger
 
 
 def _eta(seconds) -> str:

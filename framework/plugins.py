@@ -14,7 +14,6 @@ import importlib.util
 import json
 import os
 import sys
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,10 +36,9 @@ class Plugin:
     version: str
     module: str
     package_dir: Path | None = None
-    manifest: dict = field(default_factory=dict)
+    manifest: dict = field(default_factory=lambda: {'components': [], 'commands': []})
     status: str = 'ok'
     error: str | None = None
-    traceback: str | None = None
     hooks: Any = None
 
     @property
@@ -51,55 +49,36 @@ class Plugin:
         return list_configs(self.config_dir)
 
     def fail(self, exc: BaseException) -> None:
-        self.status = 'error'
-        self.error = f'{type(exc).__name__}: {exc}'
-        self.traceback = traceback.format_exc()
+        self.status, self.error = 'error', f'{type(exc).__name__}: {exc}'
 
 
 def strict() -> bool:
     return os.environ.get('FW_STRICT_PLUGINS', '') not in ('', '0', 'false', 'no')
 
 
-def _wanted() -> set[str] | None:
+def wanted() -> set[str] | None:
     raw = os.environ.get('FW_LOAD_PLUGINS')
-    if raw is None:
-        return None
-    return {n.strip() for n in raw.split(',') if n.strip()}
+    return None if raw is None else {n.strip() for n in raw.split(',') if n.strip()}
 
 
-def _package_dir(module: str) -> Path | None:
-    """The folder of the package that holds the plugin module, found without executing it."""
-    package = module.rpartition('.')[0] or module
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(list(spec.submodule_search_locations)[0])
-
-
-def _cache_file() -> Path:
-    root = os.environ.get('FW_CACHE_DIR') or os.path.join(os.path.expanduser('~'), '.cache', 'fw')
-    return Path(root) / 'entry-points.json'
-
-
-def _entry_points() -> list[tuple[str, str, str, str]]:
+def entry_points() -> list[tuple[str, str, str, str]]:
     """(name, module, dist, version) of every ``fw.plugins`` entry point.
 
     Scanning all installed distributions costs more than the rest of ``fw --help``, so the result
     is cached, keyed by the interpreter and the modification times of the ``sys.path`` folders
     (installing, upgrading or removing a distribution changes its folder's mtime).
     """
-    key = [sys.executable] + [
-        f'{p}:{os.stat(p).st_mtime_ns}' for p in sys.path if p and os.path.isdir(p)
-    ]
-    cache = _cache_file()
+    from importlib import metadata
+
+    key = [sys.executable] + [f'{p}:{os.stat(p).st_mtime_ns}' for p in sys.path if os.path.isdir(p)]
+    cache_dir = os.environ.get('FW_CACHE_DIR') or os.path.expanduser('~/.cache/fw')
+    cache = Path(cache_dir, 'entry-points.json')
     try:
         data = json.loads(cache.read_text())
         if data['key'] == key:
             return [tuple(row) for row in data['entry_points']]
     except (OSError, ValueError, KeyError):
         pass
-    from importlib import metadata
-
     rows = [
         (ep.name, ep.value, ep.dist.name if ep.dist else '?', ep.dist.version if ep.dist else '?')
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)
@@ -115,7 +94,9 @@ def _entry_points() -> list[tuple[str, str, str, str]]:
 
 
 _discovered: dict[str, Plugin] | None = None
-_pm: pluggy.PluginManager | None = None
+_activated: set[str] = set()
+_pm = pluggy.PluginManager('fw')
+_pm.add_hookspecs(hookspecs)
 
 
 def discover(refresh: bool = False) -> dict[str, Plugin]:
@@ -123,62 +104,48 @@ def discover(refresh: bool = False) -> dict[str, Plugin]:
     global _discovered
     if _discovered is not None and not refresh:
         return _discovered
-    wanted = _wanted()
-    found: dict[str, Plugin] = {}
-    for name, value, dist, version in _entry_points():
-        if wanted is not None and name not in wanted:
-            continue
+    names, found = wanted(), {}
+    for name, value, dist, version in entry_points():
         old = found.get(name)
-        if old is not None:
-            if old.module != value:
-                old.status, old.error = (
-                    'error',
-                    (
-                        f'two distributions claim the plugin name {name}: {old.dist} '
-                        f'({old.module}) and {dist} ({value}); uninstall one'
-                    ),
-                )
-            continue  # the same entry point seen twice on sys.path
-        plugin = Plugin(name, dist, version, value)
-        found[name] = plugin
-        try:
-            plugin.package_dir = _package_dir(value)
-            if plugin.package_dir is None:
+        if (names is not None and name not in names) or (old and old.module == value):
+            continue  # not wanted, or the same entry point seen twice on sys.path
+        if old:
+            old.status = 'error'
+            old.error = f'two distributions claim the plugin name {name}: {old.dist} '
+            old.error += f'({old.module}) and {dist} ({value}); uninstall one'
+            continue
+        plugin = found[name] = Plugin(name, dist, version, value)
+        try:  # isolation: one bad plugin never breaks discovery
+            spec = importlib.util.find_spec(value.rpartition('.')[0] or value)  # not executed
+            if spec is None or not spec.submodule_search_locations:
                 raise FwError(f'entry point {name} = {value}: package not importable')
+            plugin.package_dir = Path(list(spec.submodule_search_locations)[0])
             plugin.manifest = read_manifest(plugin.package_dir / MANIFEST_FILE, name)
-        except Exception as e:  # isolation: one bad plugin never breaks discovery
+        except Exception as e:
             plugin.fail(e)
     _discovered = dict(sorted(found.items()))
     return _discovered
 
 
 def plugin_manager() -> pluggy.PluginManager:
-    global _pm
-    if _pm is None:
-        _pm = pluggy.PluginManager('fw')
-        _pm.add_hookspecs(hookspecs)
     return _pm
 
 
 def load(plugin: Plugin) -> Plugin:
     """Import the plugin's hook module and register it; errors are recorded, never raised
     (strict mode is applied by the callers: `fw list`, `fw doctor`, :func:`get`)."""
-    if plugin.hooks is not None or plugin.status != 'ok':
-        return plugin
-    try:
-        module = importlib.import_module(plugin.module)
-        plugin_manager().register(module, name=plugin.name)
-        plugin.hooks = module
-    except Exception as e:
-        plugin.fail(e)
+    if plugin.hooks is None and plugin.status == 'ok':
+        try:
+            plugin.hooks = importlib.import_module(plugin.module)
+            _pm.register(plugin.hooks, name=plugin.name)
+        except Exception as e:
+            plugin.hooks = None
+            plugin.fail(e)
     return plugin
 
 
 def load_all() -> dict[str, Plugin]:
-    plugins = discover()
-    for plugin in plugins.values():
-        load(plugin)
-    return plugins
+    return {name: load(plugin) for name, plugin in discover().items()}
 
 
 def get(name: str) -> Plugin:
@@ -187,7 +154,7 @@ def get(name: str) -> Plugin:
     if name not in plugins:
         close = difflib.get_close_matches(name, list(plugins), n=3)
         hint = f'; close: {", ".join(close)}' if close else ''
-        narrowed = ' (FW_LOAD_PLUGINS narrows loading)' if _wanted() is not None else ''
+        narrowed = ' (FW_LOAD_PLUGINS narrows loading)' if wanted() is not None else ''
         raise FwError(
             f"no plugin '{name}'{hint}{narrowed}; installed: "
             f'{", ".join(plugins) or "none"} (`fw plugins` lists them)'
@@ -221,9 +188,6 @@ def config_path(plugin: str | Plugin, config: str) -> Path:
     return configs[config]
 
 
-_activated: set[str] = set()
-
-
 def activate(name: str | None = None) -> pluggy.PluginManager:
     """Make components buildable: register every healthy plugin's manifest lazily and run the
     ``fw_register`` hook of ``name`` (or of every plugin when ``name`` is None)."""
@@ -236,12 +200,8 @@ def activate(name: str | None = None) -> pluggy.PluginManager:
             registry.register_manifest(plugin.name, plugin.manifest['components'])
             _activated.add(plugin.name)
     for target in targets:
-        plugin = load(plugins[target])
-        if (
-            plugin.hooks is not None
-            and hasattr(plugin.hooks, 'fw_register')
-            and f'hook:{target}' not in _activated
-        ):
-            plugin.hooks.fw_register(registries=registry)
+        hook = getattr(load(plugins[target]).hooks, 'fw_register', None)
+        if hook is not None and f'hook:{target}' not in _activated:
+            hook(registries=registry)
             _activated.add(f'hook:{target}')
-    return plugin_manager()
+    return _pm

@@ -25,24 +25,6 @@ from mmengine import registry as mm
 
 from .errors import RegistryError
 
-__all__ = [
-    'FwRegistry',
-    'Entry',
-    'BACKBONES',
-    'NECKS',
-    'HEADS',
-    'LOSSES',
-    'CACHES',
-    'MODELS',
-    'DATASETS',
-    'METRICS',
-    'TRANSFORMS',
-    'HOOKS',
-    'KINDS',
-    'registry_for_kind',
-    'register_manifest',
-]
-
 
 @dataclass
 class Entry:
@@ -61,68 +43,45 @@ class Entry:
 
     @property
     def origin(self) -> str:
-        if self.target:
-            return self.target
-        mod = getattr(self.obj, '__module__', '?')
-        return f'{mod}:{getattr(self.obj, "__qualname__", repr(self.obj))}'
+        obj = self.obj
+        return self.target or f'{obj.__module__}:{getattr(obj, "__qualname__", repr(obj))}'
 
     def load(self) -> Any:
         if self.obj is None:
             try:
-                obj = pkgutil.resolve_name(self.target)
+                self.obj = pkgutil.resolve_name(self.target)
             except (ImportError, AttributeError, ValueError) as e:
                 raise RegistryError(
                     f"{self.kind} '{self.qualname}' is declared in plugin {self.plugin}'s manifest "
                     f"as '{self.target}', which does not import ({type(e).__name__}: {e}); fix the "
                     f"'import' field of that entry in fw_{self.plugin}/manifest.json"
                 ) from e
-            self.obj = obj
         return self.obj
 
 
-def _plugin_of(obj: Any) -> str:
-    """The plugin a directly registered object belongs to: ``fw_amcl.x`` -> ``amcl``."""
-    top = getattr(obj, '__module__', '').split('.')[0]
-    return top[3:] if top.startswith('fw_') else (top or 'user')
-
-
 class FwRegistry(mm.Registry):
-    """An mmengine registry with qualified plugin names, lazy entries and helpful misses."""
+    """An mmengine registry with qualified plugin names, lazy entries and helpful misses.
 
-    def __init__(
-        self,
-        name: str,
-        parent: mm.Registry | None = None,
-        scope: str = 'fw',
-        kind: str | None = None,
-        entries: dict[str, Entry] | None = None,
-    ):
+    ``entries`` may be shared: the model-like registries (models, backbones, necks, heads, losses)
+    use one table, so a backbone is buildable from MODELS as mmdet/mmseg configs expect."""
+
+    def __init__(self, name, parent=None, scope='fw', kind=None, entries=None):
         super().__init__(name, parent=parent, scope=scope)
         self.kind = kind or name
-        # Model-like registries (MODELS, BACKBONES, NECKS, HEADS, LOSSES) share one table so a
-        # backbone is buildable from MODELS as mmdet/mmseg configs expect.
         self._fw_entries: dict[str, Entry] = {} if entries is None else entries
 
-    # -- registration -------------------------------------------------------------------------
     def add(self, entry: Entry) -> Entry:
         """Add ``entry``; the same object (or import path) twice is a no-op, a clash an error."""
-        old = self._fw_entries.get(entry.qualname)
-        if old is not None:
-            same = (old.obj is not None and old.obj is entry.obj) or (
-                old.target and old.target == entry.target
-            )
-            if not same and old.obj is not None and entry.obj is None and entry.target:
-                same = entry.load() is old.obj
-            if not same and old.target and entry.obj is not None:
-                same = old.load() is entry.obj
-            if same:
-                return old
-            raise RegistryError(
-                f"{self.kind} name '{entry.qualname}' is registered twice with different objects: "
-                f'first {old.origin}, then {entry.origin}; rename one of them'
-            )
-        self._fw_entries[entry.qualname] = entry
-        return entry
+        old = self._fw_entries.setdefault(entry.qualname, entry)
+        if old is entry:
+            return entry
+        both_lazy = old.target and entry.target
+        if old.target == entry.target if both_lazy else old.load() is entry.load():
+            return old
+        raise RegistryError(
+            f"{self.kind} name '{entry.qualname}' is registered twice with different objects: "
+            f'first {old.origin}, then {entry.origin}; rename one of them'
+        )
 
     def add_lazy(self, plugin: str, name: str, target: str, summary: str = '') -> Entry:
         return self.add(Entry(plugin, name, self.kind, target=target, summary=summary))
@@ -130,41 +89,33 @@ class FwRegistry(mm.Registry):
     def _register_module(self, module, module_name=None, force=False) -> None:
         """mmengine's registration path (``@REG.register_module()``), with fw's clash rules."""
         names = module_name if module_name is not None else module.__name__
+        top = getattr(module, '__module__', '').split('.')[0]  # fw_amcl.loss: plugin amcl
         for name in [names] if isinstance(names, str) else names:
             plugin, _, bare = name.rpartition('.')
-            entry = Entry(plugin or _plugin_of(module), bare, self.kind, obj=module)
+            plugin = plugin or (top[3:] if top.startswith('fw_') else top or 'user')
+            entry = Entry(plugin, bare, self.kind, obj=module)
             if force:
                 self._fw_entries[entry.qualname] = entry
             else:
                 self.add(entry)
 
-    # -- lookup -------------------------------------------------------------------------------
     def entries(self, kind: str | None = None) -> list[Entry]:
         return [e for e in self._fw_entries.values() if kind is None or e.kind == kind]
-
-    def _resolve(self, key: str) -> Any:
-        if key in self._fw_entries:
-            return self._fw_entries[key].load()
-        if '.' in key:
-            return None
-        matches = [e for e in self._fw_entries.values() if e.name == key]
-        own = [e for e in matches if e.kind == self.kind]
-        if len(own) == 1:  # a backbone and a model may share a bare name; prefer our kind
-            matches = own
-        if len(matches) > 1:
-            names = ', '.join(sorted(e.qualname for e in matches))
-            raise RegistryError(
-                f"'{key}' is ambiguous in the {self.kind} registry: it is "
-                f'{names}; write the qualified name'
-            )
-        return matches[0].load() if matches else None
 
     def get(self, key: str) -> Any:
         if not isinstance(key, str):
             return super().get(key)
-        obj = self._resolve(key)
-        if obj is None:
-            obj = super().get(key)
+        matches = [self._fw_entries[key]] if key in self._fw_entries else []
+        if not matches and '.' not in key:
+            matches = [e for e in self._fw_entries.values() if e.name == key]
+            own = [e for e in matches if e.kind == self.kind]
+            matches = own if len(own) == 1 else matches  # a backbone and a model may share a name
+        if len(matches) > 1:
+            raise RegistryError(
+                f"'{key}' is ambiguous in the {self.kind} registry: it is "
+                f'{", ".join(sorted(e.qualname for e in matches))}; write the qualified name'
+            )
+        obj = matches[0].load() if matches else super().get(key)
         if obj is None:
             raise RegistryError(self._miss_message(key))
         return obj
@@ -183,20 +134,13 @@ class FwRegistry(mm.Registry):
         except (RegistryError, RuntimeError):
             return False
 
-    def _scopes(self) -> list[str]:
-        scopes, reg = [], self
-        while reg is not None:
-            scopes.append(f'{reg.scope}:{reg.name}')
-            reg = reg.parent
-        return scopes
-
     def _miss_message(self, key: str) -> str:
-        known: set[str] = set()
+        known, scopes, reg = set(), [], self
         for e in self._fw_entries.values():
             known.update((e.qualname, e.name))
-        reg = self.parent
         while reg is not None:
             known.update(reg.module_dict)
+            scopes.append(f'{reg.scope}:{reg.name}')
             reg = reg.parent
         close = difflib.get_close_matches(key, sorted(known), n=3, cutoff=0.6)
         if not close and '.' in key:
@@ -205,7 +149,7 @@ class FwRegistry(mm.Registry):
         hint = f'; close: {", ".join(repr(c) for c in close)}' if close else ''
         return (
             f"no {self.kind} '{key}' in fw's registries{hint} (searched plugins: "
-            f'{", ".join(plugins)}; scopes: {", ".join(self._scopes())}); '
+            f'{", ".join(plugins)}; scopes: {", ".join(scopes)}); '
             f'`fw list {self.kind}` shows what is registered'
         )
 
@@ -214,14 +158,15 @@ def _child(root: mm.Registry, kind: str) -> FwRegistry:
     return FwRegistry(root.name, parent=root, scope='fw', kind=kind)
 
 
+def _model_part(kind: str) -> FwRegistry:
+    return FwRegistry(kind, MODELS, f'fw-{kind}', kind, entries=MODELS._fw_entries)
+
+
 MODELS = _child(mm.MODELS, 'model')
-_model_table = MODELS._fw_entries
-BACKBONES = FwRegistry(
-    'backbone', parent=MODELS, scope='fw-backbone', kind='backbone', entries=_model_table
-)
-NECKS = FwRegistry('neck', parent=MODELS, scope='fw-neck', kind='neck', entries=_model_table)
-HEADS = FwRegistry('head', parent=MODELS, scope='fw-head', kind='head', entries=_model_table)
-LOSSES = FwRegistry('loss', parent=MODELS, scope='fw-loss', kind='loss', entries=_model_table)
+BACKBONES = _model_part('backbone')
+NECKS = _model_part('neck')
+HEADS = _model_part('head')
+LOSSES = _model_part('loss')
 CACHES = FwRegistry('cache', scope='fw', kind='cache')  # KV caches: no mmengine counterpart
 DATASETS = _child(mm.DATASETS, 'dataset')
 METRICS = _child(mm.METRICS, 'metric')
@@ -244,7 +189,7 @@ VISBACKENDS = _child(mm.VISBACKENDS, 'vis_backend')
 LOG_PROCESSORS = _child(mm.LOG_PROCESSORS, 'log_processor')
 FUNCTIONS = _child(mm.FUNCTIONS, 'function')
 
-# kind -> registry, for manifests and `fw list` (backbones, necks, heads, losses: the model table)
+# manifest kind -> registry (the kinds of framework.manifest.KNOWN_KINDS)
 KINDS: dict[str, FwRegistry] = {
     reg.kind: reg
     for reg in [BACKBONES, NECKS, HEADS, LOSSES, CACHES, MODELS, DATASETS, METRICS, TRANSFORMS]
@@ -257,11 +202,8 @@ def registry_for_kind(kind: str) -> FwRegistry:
     key = kind[:-1] if kind.endswith('s') and kind[:-1] in KINDS else kind
     if key not in KINDS:
         close = difflib.get_close_matches(key, list(KINDS), n=3)
-        raise RegistryError(
-            f"unknown component kind '{kind}'"
-            + (f'; close: {", ".join(close)}' if close else '')
-            + f'; kinds are: {", ".join(KINDS)}'
-        )
+        hint = f'; close: {", ".join(close)}' if close else ''
+        raise RegistryError(f"unknown component kind '{kind}'{hint}; kinds are: {', '.join(KINDS)}")
     return KINDS[key]
 
 

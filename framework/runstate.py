@@ -3,7 +3,10 @@
 * Every checkpoint carries the random states (Python, NumPy, torch, CUDA, and the train loader's
   generator and sampler seed/epoch) under ``rng_state``; ``--resume`` restores them where the
   uninterrupted run would have read them: before the next epoch, or, in iteration-based loops,
-  after mmengine has replayed the data loader up to the checkpoint's iteration.
+  after mmengine has replayed the data loader up to the checkpoint's iteration. Under DDP only
+  rank 0 writes the checkpoint, so there every rank's Python/NumPy/torch state is instead derived
+  from its seed (per rank with ``randomness.diff_rank_seed``) and the iteration, after every
+  iteration: a resumed rank draws what it would have drawn, with no state of its own saved.
 * Validation runs on a copy of the random states, so evaluating (or not) never shifts the
   training's random streams: a resumed run and an uninterrupted one draw the same numbers.
 * A resume point: ``latest.pth`` is written after every epoch (iteration-based loops: every
@@ -45,11 +48,7 @@ def rng_state(loader=None) -> dict:
     import numpy as np
     import torch
 
-    state = {
-        'python': random.getstate(),
-        'numpy': np.random.get_state(),
-        'torch': torch.get_rng_state(),
-    }
+    state = dict(python=random.getstate(), numpy=np.random.get_state(), torch=torch.get_rng_state())
     if torch.cuda.is_available():
         state['cuda'] = torch.cuda.get_rng_state_all()
     if getattr(loader, 'generator', None) is not None:
@@ -113,6 +112,19 @@ class RunStateHook(Hook):
         checkpoint['rng_state'] = self._outside_val or rng_state(self._loader(runner))
         self._saved_iter = runner.iter
 
+    @staticmethod
+    def _derive(runner, iteration: int) -> None:
+        """Under DDP: seed Python, NumPy and torch from the rank's seed and ``iteration``."""
+        import numpy as np
+        import torch
+
+        if runner.world_size > 1:
+            entropy = [(runner.seed or 0) % 2**32, iteration]
+            seed = int(np.random.SeedSequence(entropy).generate_state(1)[0])
+            random.seed(seed)
+            np.random.seed(seed)
+            torch.manual_seed(seed)
+
     def after_load_checkpoint(self, runner, checkpoint):
         from .checkpoint import check_keys
 
@@ -125,10 +137,12 @@ class RunStateHook(Hook):
             return
         state, self._pending = self._pending, None
         loop = runner.train_loop
-        restore = lambda: set_rng_state(state, self._loader(runner))  # noqa: E731
-        if (
-            hasattr(loop, 'dataloader_iterator') and loop.iter > 0
-        ):  # the loop replays `iter` batches
+
+        def restore():
+            set_rng_state(state, self._loader(runner))
+            self._derive(runner, runner.iter)
+
+        if hasattr(loop, 'dataloader_iterator') and loop.iter > 0:  # it replays `iter` batches
             loop.dataloader_iterator = _RestoreBeforeNext(loop, loop.iter, restore)
         else:
             restore()
@@ -147,19 +161,17 @@ class RunStateHook(Hook):
             return  # the config's CheckpointHook saved this step
         runner.save_checkpoint(runner.work_dir, RESUME_FILE, by_epoch=by_epoch)
         if runner.rank == 0:
-            Path(runner.work_dir, 'last_checkpoint').write_text(
-                str(Path(runner.work_dir, RESUME_FILE))
-            )
+            Path(runner.work_dir, 'last_checkpoint').write_text(f'{runner.work_dir}/{RESUME_FILE}')
 
     def after_train_epoch(self, runner):
         if not hasattr(runner.train_loop, 'dataloader_iterator'):  # epoch-based loop
             self._save_resume_point(runner, by_epoch=True)
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
-        if hasattr(runner.train_loop, 'dataloader_iterator') and self.every_n_train_iters(
-            runner, self.every_n_iters
-        ):
+        iteration_based = hasattr(runner.train_loop, 'dataloader_iterator')
+        if iteration_based and self.every_n_train_iters(runner, self.every_n_iters):
             self._save_resume_point(runner, by_epoch=False)
+        self._derive(runner, runner.iter + 1)
 
 
 @contextlib.contextmanager
@@ -171,28 +183,41 @@ def work_dir_lock(work_dir: str, what: str) -> Iterator[None]:
         yield
         return
     os.makedirs(work_dir, exist_ok=True)
-    path = Path(work_dir, '.fw.lock')
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        holder = path.read_text().strip() or 'another process'
-        raise FwError(
-            f'work dir {work_dir} is in use by {holder}; wait for it to end or pass '
-            f'another --work-dir'
-        ) from None
-    os.ftruncate(fd, 0)
-    os.write(
-        fd,
-        f'pid {os.getpid()} on {socket.gethostname()} ({what}, since '
-        f'{time.strftime("%Y-%m-%d %H:%M:%S")})\n'.encode(),
-    )
-    try:
-        yield
-    finally:
-        os.ftruncate(fd, 0)
-        os.close(fd)
+    with open(Path(work_dir, '.fw.lock'), 'a+') as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or 'another process'
+            raise FwError(
+                f'work dir {work_dir} is in use by {holder}; wait for it to end or pass '
+                f'another --work-dir'
+            ) from None
+        since = time.strftime('%Y-%m-%d %H:%M:%S')
+        lock.truncate(0)
+        lock.write(f'pid {os.getpid()} on {socket.gethostname()} ({what}, since {since})\n')
+        lock.flush()
+        try:
+            yield
+        finally:
+            lock.truncate(0)
+
+
+def interrupted(sig: signal.Signals, runner, cfg) -> Interrupted:
+    """The error for a run stopped by ``sig``: where it stopped and what was saved."""
+    from .checkpoint import latest_checkpoint, load_local, trusted
+
+    loop, where, last = getattr(runner, '_train_loop', None), '', latest_checkpoint(cfg.work_dir)
+    if hasattr(loop, 'dataloader_iterator'):  # built, iteration-based
+        where = f' at iteration {loop.iter + 1}'
+    elif hasattr(loop, 'epoch'):
+        where = f' at epoch {loop.epoch + 1}, iteration {loop.iter + 1}'
+    saved = 'nothing was saved yet (--resume starts from scratch)'
+    if last is not None:
+        with trusted(cfg.work_dir):
+            meta = load_local(last, map_location='cpu').get('meta', {})
+        saved = f'last checkpoint: {last} (epoch {meta.get("epoch")}, iteration {meta.get("iter")})'
+    return Interrupted(f'stopped by {sig.name}{where}; {saved}', 128 + sig.value)
 
 
 @contextlib.contextmanager

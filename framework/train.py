@@ -3,8 +3,8 @@
 A plugin config is layered over the core's base configs (``configs/default_runtime.py`` unless the
 config sets ``fw_base``), given ``default_scope='fw'`` (unless it names its own scope, as the
 mmdet/mmseg plugins do), a work dir, a seed and a launcher, then handed to the plugin's
-``fw_train`` hook or, by default, to :class:`FwRunner` (mmengine's Runner with atomic checkpoints,
-robust resume, trusted checkpoint loading and CPU-friendly DDP).
+``fw_train`` hook or, by default, to mmengine's Runner with fw's additions (atomic checkpoints,
+exact resume, trusted checkpoint loading, DDP on CPUs, a quiet terminal).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import importlib.util
+import io
 import os
 import os.path as osp
 import signal
@@ -23,17 +24,7 @@ from . import checkpoint as ckpt
 from . import plugins as fw_plugins
 from .errors import FwError
 
-REMOTE_PREFIXES = (
-    'http://',
-    'https://',
-    'open-mmlab://',
-    'torchvision://',
-    'mmcls://',
-    'openmmlab://',
-    's3://',
-    'hf://',
-)
-CHECKPOINT_KEYS = ('load_from', 'checkpoint', 'pretrained', 'teacher_ckpt', 'teacher_checkpoint')
+CHECKPOINT_KEYS = {'load_from', 'checkpoint', 'pretrained', 'teacher_ckpt', 'teacher_checkpoint'}
 
 
 def core_config_dir() -> Path:
@@ -42,11 +33,6 @@ def core_config_dir() -> Path:
     if spec is not None and spec.submodule_search_locations:
         return Path(list(spec.submodule_search_locations)[0])
     return Path(__file__).resolve().parent.parent / 'configs'
-
-
-def resolve_config(plugin: fw_plugins.Plugin | str, config: str) -> Path:
-    """A packaged config name of ``plugin``, or a path to a config file."""
-    return fw_plugins.config_path(plugin, config)
 
 
 def _shipped_config(ref: str, filename: str) -> str | None:
@@ -62,10 +48,9 @@ def _shipped_config(ref: str, filename: str) -> str | None:
     shipped = {} if scope == 'fw' else plugins[name].configs()
     path = shipped.get(rel) or (root / rel if root else None)
     if path is None or not Path(path).is_file():
-        listing = '`fw configs NAME`' if scope == 'fw' else f'`fw configs {name}`'
         raise FwError(
             f"{filename}: _base_ '{ref}' names no file of {scope} ({root}); "
-            f'{listing} lists the configs'
+            f'`fw configs {name if scope != "fw" else "NAME"}` lists the configs'
         )
     return str(path)
 
@@ -104,81 +89,51 @@ def _parse_options(options: Sequence[str]) -> dict[str, Any]:
     return parsed
 
 
-def _lookup(node: Any, key: str) -> Any:
-    for part in key.split('.'):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
-
-
-def _check_values(cfg, options: dict[str, Any]) -> None:
-    """A number or a flag stays one: ``max_epochs=abc`` is caught here, not deep in training."""
-    for key, value in options.items():
-        old = _lookup(cfg.to_dict(), key)
-        if isinstance(old, bool) and not isinstance(value, bool):
-            raise FwError(
-                f'--cfg-options {key}={value}: expected True or False (the config has {old})'
-            )
-        if (
-            isinstance(old, (int, float))
-            and not isinstance(old, bool)
-            and not isinstance(value, (int, float))
-        ):
-            raise FwError(
-                f'--cfg-options {key}={value}: expected a number (the config has {old!r})'
-            )
-
-
 def _check_options(cfg, options: dict[str, Any], path: Path) -> None:
-    """An override must extend an existing part of the config: catch typos before training."""
-    for key in options:
-        parts = key.split('.')
-        node = cfg.to_dict()
-        for depth, part in enumerate(parts[:-1]):
+    """Catch typos and wrong types before training: an override extends an existing part of the
+    config (a new top-level key must not be close to an existing one), and a number or a flag
+    stays one (``max_epochs=abc``)."""
+    for key, value in options.items():
+        node, parts = cfg.to_dict(), key.split('.')
+        for depth, part in enumerate(parts):
             if isinstance(node, dict) and part in node:
                 node = node[part]
             elif isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
                 node = node[int(part)]
             else:
-                where = '.'.join(parts[:depth]) or 'the top level'
-                keys = list(node.keys()) if isinstance(node, dict) else []
-                close = difflib.get_close_matches(part, keys, n=3)
-                hint = f'; close: {", ".join(close)}' if close else ''
-                raise FwError(f"--cfg-options {key}: no key '{part}' under {where} of {path}{hint}")
-        if len(parts) == 1 and parts[0] not in cfg.to_dict():
-            close = difflib.get_close_matches(parts[0], list(cfg.to_dict()), n=3)
-            if close:
-                raise FwError(
-                    f"--cfg-options {key}: no top-level key '{key}' in {path}; "
-                    f'close: {", ".join(close)}'
-                )
-
-
-def _walk(node: Any, prefix: str = '') -> Iterator[tuple[str, Any]]:
-    if isinstance(node, dict):
-        for k, v in node.items():
-            yield f'{prefix}{k}', v
-            yield from _walk(v, f'{prefix}{k}.')
-    elif isinstance(node, (list, tuple)):
-        for i, v in enumerate(node):
-            yield from _walk(v, f'{prefix}{i}.')
+                close = difflib.get_close_matches(part, node if isinstance(node, dict) else [])
+                if depth < len(parts) - 1 or (depth == 0 and close):
+                    where = '.'.join(parts[:depth]) or 'the top level'
+                    hint = f'; close: {", ".join(close)}' if close else ''
+                    raise FwError(
+                        f"--cfg-options {key}: no key '{part}' under {where} of {path}{hint}"
+                    )
+                node = None  # a new key
+                break
+        number = isinstance(node, (int, float)) and not isinstance(node, bool)
+        flag = isinstance(node, bool) and not isinstance(value, bool)
+        if flag or (number and not isinstance(value, (int, float))):
+            expected = 'a number' if number else 'True or False'
+            raise FwError(
+                f'--cfg-options {key}={value}: expected {expected} (the config has {node!r})'
+            )
 
 
 def checkpoint_paths(cfg) -> list[str]:
-    """Checkpoint files the config points at; remote ones are refused (nothing downloads)."""
-    found = []
-    for key, value in _walk(cfg.to_dict() if hasattr(cfg, 'to_dict') else cfg):
-        if key.rsplit('.', 1)[-1] in CHECKPOINT_KEYS and isinstance(value, str) and value:
-            if value.startswith(REMOTE_PREFIXES):
+    """Checkpoint files the config points at; a URL is refused (nothing downloads)."""
+    found, todo = [], [('', cfg.to_dict() if hasattr(cfg, 'to_dict') else cfg)]
+    while todo:
+        key, node = todo.pop()
+        if isinstance(node, (dict, list, tuple)):
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            todo += [(f'{key}.{k}'.lstrip('.'), value) for k, value in items]
+        elif key.rpartition('.')[2] in CHECKPOINT_KEYS and isinstance(node, str) and node:
+            if '://' in node:  # http(s), s3, hf, open-mmlab, torchvision, ...
                 raise FwError(
-                    f"config key {key} = '{value}' would download at run time; fw "
-                    f'never downloads: put the file on disk and give its local path'
+                    f"config key {key} = '{node}' would download at run time; fw never "
+                    f'downloads: put the file on disk and give its local path'
                 )
-            found.append(value)
+            found.append(node)
     return found
 
 
@@ -196,7 +151,7 @@ def load_config(
     from mmengine.config import Config
 
     record = fw_plugins.get(plugin)
-    path = resolve_config(record, config)
+    path = fw_plugins.config_path(record, config)
     _install_config_lookup()
     try:
         own = Config.fromfile(str(path))
@@ -204,91 +159,83 @@ def load_config(
         raise
     except Exception as e:
         raise FwError(f'config {path} does not load: {type(e).__name__}: {e}') from e
-    bases = own.pop('fw_base', ['default_runtime.py'])
     merged = Config()
-    for base in bases:
-        base_path = core_config_dir() / base
-        if not base_path.is_file():
+    for base in own.pop('fw_base', ['default_runtime.py']):
+        if not (core_config_dir() / base).is_file():
             raise FwError(f"{path}: fw_base names '{base}', which is not in {core_config_dir()}")
-        merged.merge_from_dict(Config.fromfile(str(base_path)).to_dict())
+        merged.merge_from_dict(Config.fromfile(str(core_config_dir() / base)).to_dict())
     merged.merge_from_dict(own.to_dict())
     cfg = Config(merged.to_dict(), filename=str(path))
     options = _parse_options(cfg_options)
     _check_options(cfg, options, path)
-    _check_values(cfg, options)
     cfg.merge_from_dict(options)
     cfg.setdefault('default_scope', 'fw')
     cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join('work_dirs', record.name, path.stem)
-    cfg.launcher = launcher
-    cfg.resume = bool(resume)
+    cfg.launcher, cfg.resume = launcher, bool(resume)
     if seed is not None:
         cfg.randomness = dict(cfg.get('randomness') or {}, seed=seed)
     checkpoint_paths(cfg)
     return cfg
 
 
-def _init_cpu_distributed(launcher: str) -> None:
-    """mmengine's init_dist calls torch.cuda.set_device; on a CPU machine start gloo ourselves."""
+def _init_cpu_distributed(cfg) -> None:
+    """On a machine without CUDA: start gloo here (mmengine's init_dist calls
+    torch.cuda.set_device) and wrap the model in DDP without device ids."""
     import torch
     import torch.distributed as dist
 
-    if launcher == 'none' or torch.cuda.is_available() or dist.is_initialized():
+    if cfg.launcher == 'none' or torch.cuda.is_available():
         return
-    if launcher == 'slurm':
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+    unused = cfg.get('find_unused_parameters', False)
+    wrapper = dict(type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False)
+    cfg.setdefault('model_wrapper_cfg', dict(wrapper, find_unused_parameters=unused))
+    if cfg.launcher == 'slurm':
         os.environ.setdefault('RANK', os.environ.get('SLURM_PROCID', '0'))
         os.environ.setdefault('WORLD_SIZE', os.environ.get('SLURM_NTASKS', '1'))
         os.environ.setdefault('LOCAL_RANK', os.environ.get('SLURM_LOCALID', '0'))
     if 'RANK' not in os.environ:
         raise FwError(
-            f'--launcher {launcher} needs the distributed environment (RANK, '
-            f'WORLD_SIZE, MASTER_ADDR); start with --nproc N, torchrun or srun'
+            f'--launcher {cfg.launcher} needs the distributed environment (RANK, WORLD_SIZE, '
+            f'MASTER_ADDR); start with --nproc N, torchrun or srun'
         )
-    dist.init_process_group(backend='gloo')
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
 
 
-def _text_once(cfg):
-    """``cfg`` whose ``pretty_text`` is formatted once: mmengine asks for it at start-up, for the
-    config dump and for every checkpoint's meta, and each call runs yapf (about 0.4 s)."""
+def _runner_class(verbose: bool):
     from mmengine.config import Config
+    from mmengine.dist import is_main_process
+    from mmengine.runner import Runner
+
+    from . import runstate
+    from .console import quiet
 
     class ConfigTextOnce(Config):
+        """Formats ``pretty_text`` once: mmengine asks for it at start-up, for the config dump and
+        for every checkpoint's meta, and each call runs yapf (about 0.4 s)."""
+
         @property
         def pretty_text(self):
             if '_fw_text' not in self.__dict__:
                 object.__setattr__(self, '_fw_text', Config.pretty_text.fget(self))
             return self.__dict__['_fw_text']
 
-    object.__setattr__(cfg, '__class__', ConfigTextOnce)
-    return cfg
-
-
-def _runner_class():
-    from mmengine.dist import is_main_process
-    from mmengine.model import MMDistributedDataParallel
-    from mmengine.runner import Runner
-
-    from . import runstate
-    from .console import quiet
-
     class FwRunner(Runner):
-        """mmengine's Runner with atomic checkpoints, robust resume, CPU DDP, a quiet terminal."""
+        """mmengine's Runner with atomic checkpoints, robust resume, a quiet terminal."""
 
-        verbose = False
+        @classmethod
+        def from_cfg(cls, cfg):
+            object.__setattr__(cfg, '__class__', ConfigTextOnce)
+            return super().from_cfg(cfg)
 
         def build_logger(self, *args, **kwargs):
             logger = super().build_logger(*args, **kwargs)
-            if not self.verbose:
-                quiet(logger)
-            return logger
+            return logger if verbose else quiet(logger)
 
         def load_checkpoint(self, *args, **kwargs):
-            import io  # mmengine print()s 'Loads checkpoint by ...' to stdout here
-
-            with (
-                contextlib.nullcontext()
-                if self.verbose
-                else contextlib.redirect_stdout(io.StringIO())
-            ):
+            # mmengine print()s 'Loads checkpoint by ...' to stdout here
+            with contextlib.redirect_stdout(sys.stdout if verbose else io.StringIO()):
                 return super().load_checkpoint(*args, **kwargs)
 
         def save_checkpoint(self, out_dir, filename, *args, **kwargs):
@@ -313,18 +260,6 @@ def _runner_class():
             with ckpt.trusted(self.work_dir, self._load_from):
                 return super().load_or_resume()
 
-        def wrap_model(self, model_wrapper_cfg, model):
-            import torch
-
-            if self.distributed and not torch.cuda.is_available() and model_wrapper_cfg is None:
-                return MMDistributedDataParallel(
-                    module=model,
-                    device_ids=None,
-                    broadcast_buffers=False,
-                    find_unused_parameters=self.cfg.get('find_unused_parameters', False),
-                )
-            return super().wrap_model(model_wrapper_cfg, model)
-
     return FwRunner
 
 
@@ -333,15 +268,13 @@ def user_errors(path: str) -> Iterator[None]:
     """Turn config mistakes surfacing as TypeError/KeyError/FileNotFoundError into FwError."""
     try:
         yield
-    except FwError:
-        raise
     except FileNotFoundError as e:
         raise FwError(f'{e} (config {path}: check the data or checkpoint paths)') from e
     except (TypeError, KeyError) as e:
         msg = str(e.args[0]) if e.args else str(e)
-        if 'argument' in msg or 'registry' in msg or 'not in' in msg:
-            raise FwError(f'config {path}: {msg}') from e
-        raise
+        if isinstance(e, FwError) or not any(w in msg for w in ('argument', 'registry', 'not in')):
+            raise
+        raise FwError(f'config {path}: {msg}') from e
 
 
 def build_runner(cfg, *, verbose: bool = False, strict: bool = True):
@@ -351,24 +284,18 @@ def build_runner(cfg, *, verbose: bool = False, strict: bool = True):
     terminal output, ``strict`` makes a checkpoint whose keys do not match the model an error."""
     from . import runstate
     from .console import ProgressHook, quiet
-    from .openmmlab import require_toolkit
+    from .openmmlab import TOOLKITS, import_toolkit
+    from .registry import RUNNERS
 
     ckpt.install()
-    require_toolkit(
-        cfg.get('default_scope')
-    )  # 'mmdet'/'mmseg': one clear error if the stack is absent
-    _init_cpu_distributed(cfg.launcher)
-    if not __import__('torch').cuda.is_available():
-        cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+    if cfg.get('default_scope') in TOOLKITS:  # one clear error if the stack is absent
+        import_toolkit(cfg.default_scope)
+    _init_cpu_distributed(cfg)
     with user_errors(cfg.filename):
         if cfg.get('runner_type'):
-            from .registry import RUNNERS
-
             runner = RUNNERS.build(cfg)
         else:
-            runner_class = _runner_class()
-            runner_class.verbose = verbose
-            runner = runner_class.from_cfg(_text_once(cfg))
+            runner = _runner_class(verbose).from_cfg(cfg)
     if not verbose:
         quiet(runner.logger)  # and every other mmengine logger made so far
     runner.load_strict = strict
@@ -377,18 +304,6 @@ def build_runner(cfg, *, verbose: bool = False, strict: bool = True):
         interval = cfg.get('default_hooks', {}).get('logger', {}).get('interval', 10)
         runner.register_hook(ProgressHook(interval))
     return runner
-
-
-def _saved(work_dir: str) -> str:
-    last = ckpt.latest_checkpoint(work_dir)
-    if last is None:
-        return 'nothing was saved yet (--resume starts from scratch)'
-    with ckpt.trusted(work_dir):
-        meta = ckpt.load_local(last, map_location='cpu').get('meta', {})
-    return (
-        f'last checkpoint: {last} (epoch {meta.get("epoch", "?")}, '
-        f'iteration {meta.get("iter", "?")})'
-    )
 
 
 def train(plugin: str, config: str, *, verbose: bool = False, strict: bool = True, **kwargs):
@@ -418,60 +333,44 @@ def train(plugin: str, config: str, *, verbose: bool = False, strict: bool = Tru
             if isinstance(e, RuntimeError) and not caught:
                 raise
             sig = caught[-1] if caught else signal.SIGINT
-            loop, where = getattr(runner, '_train_loop', None), ''
-            if hasattr(loop, 'dataloader_iterator'):  # built, iteration-based
-                where = f' at iteration {loop.iter + 1}'
-            elif hasattr(loop, 'epoch'):
-                where = f' at epoch {loop.epoch + 1}, iteration {loop.iter + 1}'
-            raise runstate.Interrupted(
-                f'stopped by {sig.name}{where}; {_saved(cfg.work_dir)}', 128 + sig.value
-            ) from None
+            raise runstate.interrupted(sig, runner, cfg) from None
     progress = [h for h in runner.hooks if isinstance(h, ProgressHook)]
     if runner.rank == 0:
         runner.fw_summary = summary(runner, progress[0] if progress else None)
     return runner
 
 
-def test_split(cfg, announce: bool = False):
-    """``cfg`` with a test split: its own, else its validation split (said on stderr)."""
+def test_split(cfg, plugin: str, announce: bool = False):
+    """``cfg`` with a test split: its own, else its validation split (said on stderr); a config
+    with neither is an error naming the fix: add a split, or the plugin's own commands."""
     if not (cfg.get('test_dataloader') and cfg.get('test_evaluator')):
         if not (cfg.get('val_dataloader') and cfg.get('val_evaluator')):
+            commands = [c['name'] for c in fw_plugins.get(plugin).manifest['commands']]
+            own = f'`fw {plugin} --help` ({", ".join(commands)})' if commands else 'its own code'
+            what = 'a training config' if cfg.get('model') else 'a job without a model'
             raise FwError(
-                f'{cfg.filename} has neither a test nor a validation split '
-                f'(test_dataloader/test_evaluator or val_dataloader/val_evaluator): '
-                f'the plugin evaluates it with its own command (`fw PLUGIN --help`)'
+                f'{cfg.filename} has neither a test nor a validation split, so `fw test` has '
+                f'nothing to score: it is {what}; add val_dataloader and val_evaluator (or '
+                f'test_dataloader and test_evaluator) to it, or evaluate with {own}'
             )
         if announce:
-            print(
-                f'fw: {Path(cfg.filename).stem} has no test split: testing on its validation '
-                f'split (val_dataloader, val_evaluator)',
-                file=sys.stderr,
-            )
+            name = Path(cfg.filename).stem
+            print(f'fw: {name} has no test split: testing on its validation split', file=sys.stderr)
         cfg.test_dataloader, cfg.test_evaluator = cfg.val_dataloader, cfg.val_evaluator
-        cfg.test_cfg = dict(type='TestLoop')
-    if cfg.get('test_cfg') is None:
-        cfg.test_cfg = dict(type='TestLoop')
+        cfg.test_cfg = None
+    cfg.test_cfg = cfg.get('test_cfg') or dict(type='TestLoop')
     return cfg
 
 
-def test(
-    plugin: str,
-    config: str,
-    checkpoint: str,
-    *,
-    verbose: bool = False,
-    strict: bool = True,
-    **kwargs,
-):
+def test(plugin: str, config: str, checkpoint: str, *, verbose=False, strict=True, **kwargs):
     """``fw test``: evaluation only; returns the metrics dict. A config without a test split is
     tested on its validation split (``val_dataloader``/``val_evaluator``), and says so."""
     if not Path(checkpoint).is_file():
         raise FwError(f'checkpoint {checkpoint} does not exist')
     fw_plugins.activate(plugin)
     cfg = load_config(plugin, config, **kwargs)
-    cfg.load_from = str(checkpoint)
-    cfg.resume = False
-    test_split(cfg, announce=True)
+    cfg.load_from, cfg.resume = str(checkpoint), False
+    test_split(cfg, plugin, announce=True)
     ckpt.install()
     with ckpt.trusted(checkpoint, *checkpoint_paths(cfg)):
         runner = build_runner(cfg, verbose=verbose, strict=strict)

@@ -136,9 +136,10 @@ def test_every_shipped_config_can_be_tested():
         for config in plugin.configs():
             cfg = load_config(name, config)
             try:
-                test_split(cfg)
-            except FwError as e:
-                assert 'neither a test nor a validation split' in str(e) and '--help' in str(e)
+                test_split(cfg, name)
+            except FwError as e:  # the error names the fix
+                assert 'neither a test nor a validation split' in str(e), e
+                assert 'add val_dataloader and val_evaluator' in str(e) and '--help' in str(e), e
                 assert not cfg.get('val_dataloader') and not cfg.get('test_dataloader')
                 continue
             assert cfg.test_dataloader and cfg.test_evaluator, (name, config)
@@ -215,7 +216,8 @@ def test_sigterm_stops_cleanly_with_a_resume_hint(tmp_path, capfd):
     assert code == 143, err[-3000:]
     line = [ln for ln in err.splitlines() if ln.startswith('fw: ')][-1]
     assert 'stopped by SIGTERM' in line and 'last checkpoint: ' in line
-    assert f'--resume --work-dir {work}' in line and 'train_cfg.max_epochs=50' in line
+    again = f'continue with: fw train amcl amcl_simclr_digits --work-dir {work} --cfg-options'
+    assert f'{again} train_cfg.max_epochs=50 --resume' in line, line
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is removed again
 
 

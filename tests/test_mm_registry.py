@@ -1,4 +1,4 @@
-"""framework.mm_registry: one helper makes a plugin's child registries under mmdet's and mmseg's.
+"""framework.mm_registries: one helper makes a plugin's child registries under mmdet's and mmseg's.
 
 A throw-away plugin 'fwprobe' declares a backbone and a transform; after ``mm_registries`` an
 mmdet/mmseg config builds them by qualified name (also nested inside the toolkit's own builders),

@@ -159,9 +159,14 @@ def coco(tmp_path_factory) -> Path:
 
 
 def test_mmcv_compiled_ops():
-    from framework.doctor import check_mmcv_ops
+    """The install script's full check (tools/openmmlab_stack.py) and fw doctor's short one."""
+    import runpy
 
-    rows = check_mmcv_ops()
+    from framework.doctor import mmcv_ops_problem
+
+    stack = runpy.run_path(str(Path(__file__).parents[1] / 'tools' / 'openmmlab_stack.py'))
+    rows = stack['check_mmcv_ops']()
+    assert mmcv_ops_problem() is None
     assert [name for name, ok, _ in rows if not ok] == [], rows
     assert {name for name, _, _ in rows} >= {'mmcv._ext', 'mmcv.ops.nms', 'mmcv.ops.batched_nms'}
 
