@@ -110,10 +110,10 @@ class ProgressHook(Hook):
 def summary(runner, progress: ProgressHook | None) -> list[str]:
     """The end-of-training table: final metrics, checkpoints, wall time, paths."""
     work = Path(runner.work_dir)
-    rows = []
     metrics = progress.val_metrics if progress else {}
-    for key, value in metrics.items():
-        rows.append((key, f'{value:.4g}' if isinstance(value, float) else str(value)))
+    rows = [(k, f'{v:.4g}' if isinstance(v, float) else str(v)) for k, v in metrics.items()]
+    table = [(k, v) for k, v in rows if k.count('/') == 2]
+    rows = [(k, v) for k, v in rows if k.count('/') != 2]
     best = [h for h in runner.hooks if type(h).__name__ == 'CheckpointHook']
     best_path = getattr(best[0], 'best_ckpt_path', None) if best else None
     best_paths = getattr(best[0], 'best_ckpt_path_dict', None) if best else None
@@ -123,6 +123,12 @@ def summary(runner, progress: ProgressHook | None) -> list[str]:
     last = pointer.read_text().strip() if pointer.is_file() else '(none saved)'
     log = Path(runner.log_dir, f'{runner.timestamp}.log')
     wall = time.time() - (progress.started if progress else time.time())
+    try:  # the loss / metric curves as a PNG beside the logs (what `fw report` writes)
+        from .report import report
+
+        plots = report(str(work))['png']
+    except Exception as exc:  # noqa: BLE001 - a missing plot must not fail a finished run
+        plots = f'fw report {work}  (not written here: {type(exc).__name__})'
     rows += [
         ('best checkpoint', best_path or '(the config sets no save_best)'),
         ('last checkpoint', last),
@@ -130,7 +136,7 @@ def summary(runner, progress: ProgressHook | None) -> list[str]:
         ('work dir', str(work)),
         ('log', str(log)),
         ('scalars', str(Path(runner.log_dir, 'vis_data', 'scalars.json'))),
-        ('plots', f'fw report {work}'),
+        ('plots', plots),
     ]
     width = max(len(k) for k, _ in rows)
     head = f'training done: {runner.iter} iterations'
@@ -138,4 +144,21 @@ def summary(runner, progress: ProgressHook | None) -> list[str]:
         runner.train_loop, 'dataloader_iterator'
     ):
         head += f', {runner.epoch} epochs'
-    return [head] + [f'  {k:<{width}}  {v}' for k, v in rows]
+    return [head] + _grid(table) + [f'  {k:<{width}}  {v}' for k, v in rows]
+
+
+def _grid(items: list[tuple[str, str]]) -> list[str]:
+    """Metrics named ``<group>/<row>/<column>`` (e.g. ``reference/raw_pixels/knn``) as a table."""
+    if not items:
+        return []
+    cells, columns = {}, []
+    for key, value in items:
+        group, row, column = key.split('/')
+        cells.setdefault((group, row), {})[column] = value
+        columns += [column] if column not in columns else []
+    width = max(len(f'{g}/{r}') for g, r in cells)
+    lines = ['  ' + ' ' * width + ''.join(f'  {c:>9}' for c in columns)]
+    for (group, row), values in cells.items():
+        shown = ''.join(f'  {values.get(c, ""):>9}' for c in columns)
+        lines.append(f'  {group + "/" + row:<{width}}{shown}')
+    return lines

@@ -109,7 +109,8 @@ def test_quiet_terminal_progress_and_summary(trained):
     table = dict(ln.strip().split(None, 1) for ln in out.splitlines()[1:] if '  ' in ln.strip())
     assert 0.5 < float(table['knn/accuracy']) <= 1.0
     assert out.count(str(work / 'epoch_2.pth')) == 1 and 'wall time' in out
-    assert f'fw report {work}' in out
+    plots = [ln.split(None, 1)[1] for ln in out.splitlines() if ln.strip().startswith('plots ')]
+    assert plots == [str(work / 'report.png')] and (work / 'report.png').stat().st_size > 20_000
 
 
 def test_fw_test_uses_the_validation_split_and_json_is_pure(trained, capfd):

@@ -1,4 +1,4 @@
-"""CPU-scale comparison of each base method with and without AMCL (spec section 10).
+"""CPU-scale comparison of each base method with and without AMCL (the CPU protocol of the README's Results).
 
 Trains with a plain loop over the same model code that ``fw train`` uses (``model.loss``), many seeds and
 methods side by side in one process (or a pool), then evaluates frozen backbone features: weighted kNN
@@ -60,7 +60,7 @@ METHODS = {
         ),
         None,
     ),
-    # named variants (spec section 9: any departure from the reference is reported next to it)
+    # named variants (each departure from the paper's recipe is reported next to it)
     'amcl_simclr_c1': ('amcl.SimCLR', dict(amcl=True, num_heads=1, loss=AMCL_KW), None),
     'amcl_simclr_beta1e-2': (
         'amcl.SimCLR',

@@ -1,4 +1,4 @@
-"""Exact properties of the AMCL losses and the temperature network (spec section 10, A1-A8, A10-A13)."""
+"""Exact properties of the AMCL losses and the temperature network (closed forms, bounds, gradients, equivalences)."""
 
 import math
 

@@ -212,7 +212,7 @@ def test_short_simclr_training_beats_chance():
 
 @pytest.mark.benchmark
 def test_simclr_fewshot_beats_random_init_full_protocol():
-    """Spec section 10: after the 30-epoch protocol, SimCLR's mean 5-shot accuracy beats the random-init
+    """The CPU protocol: after the 30-epoch protocol, SimCLR's mean 5-shot accuracy beats the random-init
     encoder by >= 0.03 (benchmark-marked: minutes of CPU; run with -m benchmark)."""
     from fw_amcl.bench import reference_rows, train_one
 

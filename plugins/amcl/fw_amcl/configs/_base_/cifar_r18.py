@@ -1,4 +1,4 @@
-# Paper setting on CIFAR (GPU; spec sections 5, 6, 8): ResNet-18 CIFAR stem, batch 512 with drop_last,
+# Paper setting on CIFAR (GPU; the paper's Sec. 5 set-up): ResNet-18 CIFAR stem, batch 512 with drop_last,
 # SGD momentum 0.9 wd 5e-4, cosine over 1000 epochs, gradient-norm clip 1.0, AMP for the model (every AMCL
 # loss term runs in fp32), augmentation family "acde", kNN monitor (k 200, t 0.1) every 10 epochs.
 # Data: torchvision's on-disk pickles under data_root (nothing is downloaded).

@@ -1,4 +1,4 @@
-# CPU protocol shared by the *_mnist5k and *_digits configs (spec section 10): batch 256 with drop_last
+# CPU protocol shared by the *_mnist5k and *_digits configs: batch 256 with drop_last
 # (fixed batch, needed by AMCL Barlow Twins), Adam lr 1e-3 wd 1e-6, gradient clipping 1.0 for every method,
 # evaluation at the end on frozen backbone features: weighted kNN (k 20, t 0.1), full-label linear probe on
 # standardised features and 5-shot logistic regression, plus tau statistics for AMCL models.

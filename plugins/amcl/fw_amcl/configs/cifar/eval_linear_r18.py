@@ -1,4 +1,4 @@
-# Offline frozen linear probe on a trained ResNet-18 (spec section 6), GPU:
+# Offline frozen linear probe on a trained ResNet-18 (the paper's linear evaluation), GPU:
 #   fw test amcl eval_linear_r18 work_dirs/amcl/simclr_amcl_r18_cifar10/epoch_1000.pth
 # Backbone frozen (features from predict mode: eval(), no_grad), nn.Linear(512, classes), SGD lr 0.1,
 # momentum 0.9, wd 0, cosine, 100 epochs, batch 512, no augmentation. Only backbone.* weights matter: the
