@@ -20,7 +20,7 @@ PYTEST_ARGS  ?=
 
 demo: setup
 ifeq ($(DEMO_PLUGIN),amcl)
-	$(BIN)/fw train amcl amcl_simclr_mnist5k
+	$(BIN)/fw train amcl amcl_simclr_mnist5k_taumin05
 else
 	rm -rf build/demo && $(BIN)/fw new-plugin demo --dir build/demo
 	$(PIP) install --quiet --no-deps --no-build-isolation -e build/demo/fw-demo

