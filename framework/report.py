@@ -83,7 +83,8 @@ def report(work_dir: str) -> dict:
     by_epoch = any('epoch' in r for r in train.values())
     groups = [(name, keys, train, 'iteration') for name, keys in _panels(train, False).items()]
     val_x = 'epoch' if by_epoch else 'iteration'
-    groups += [(name, keys, val, val_x) for name, keys in _panels(val, True).items()]
+    if len(val) > 1:  # one validation (at the end) is a table in the summary, not a curve
+        groups += [(name, keys, val, val_x) for name, keys in _panels(val, True).items()]
     order = {'loss': 0, 'learning rate': 1}
     groups.sort(key=lambda g: (order.get(g[0], 2 if g[0].startswith('val') else 3), g[0]))
     cols = 2 if len(groups) > 1 else 1
