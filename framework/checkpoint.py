@@ -63,9 +63,9 @@ def load_local(filename: str, map_location=None):
         return torch.load(path, map_location=map_location, weights_only=not is_trusted(path))
     except pickle.UnpicklingError as e:
         if 'Weights only load failed' not in str(e):
+            why = str(e).splitlines()[0]
             raise FwError(
-                f'checkpoint {filename} is not a readable PyTorch checkpoint '
-                f'({str(e).splitlines()[0]}); use another one'
+                f'checkpoint {filename} is not a readable PyTorch checkpoint ({why}); use another'
             ) from e
         raise FwError(
             f'{filename} holds pickled Python objects and is not a path you pointed fw at, so it '
@@ -73,36 +73,31 @@ def load_local(filename: str, map_location=None):
             f'it explicitly (load_from=..., or as `fw test` CHECKPOINT)'
         ) from e
     except (EOFError, OSError, RuntimeError, ValueError) as e:
+        why = f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else "truncated"}'
         raise FwError(
-            f'checkpoint {filename} is not a readable PyTorch checkpoint '
-            f'({type(e).__name__}: {str(e).splitlines()[0] if str(e) else "truncated"})'
-            f'; use another one'
+            f'checkpoint {filename} is not a readable PyTorch checkpoint ({why}); use another'
         ) from e
 
 
 def check_keys(runner, checkpoint: dict, strict: bool = True) -> None:
     """Compare the checkpoint's weights with the model's: missing, unexpected and mis-shaped keys
     are an error (``strict``) or one warning line."""
-    import re
-
     model = getattr(runner.model, 'module', runner.model)
     state = checkpoint.get('state_dict', checkpoint)
-    state = {re.sub(r'^module\.', '', k): v for k, v in state.items()}
+    state = {k.removeprefix('module.'): v for k, v in state.items()}
     own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    shapes = [
-        f'{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}'
-        for k in own
-        if k in state and hasattr(state[k], 'shape') and state[k].shape != own[k].shape
-    ]
+    found = {
+        'missing keys': [k for k in own if k not in state],
+        'unexpected keys': [k for k in state if k not in own],
+        'shape mismatches': [
+            f'{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}'
+            for k in own
+            if k in state and hasattr(state[k], 'shape') and state[k].shape != own[k].shape
+        ],
+    }
     parts = [
-        f'{what} ({len(keys)}): {", ".join(keys[:4])}{", ..." if len(keys) > 4 else ""}'
-        for what, keys in (
-            ('missing keys', missing),
-            ('unexpected keys', unexpected),
-            ('shape mismatches', shapes),
-        )
+        f'{what} ({len(keys)}): {", ".join(keys[:4])}{", ..." * (len(keys) > 4)}'
+        for what, keys in found.items()
         if keys
     ]
     if not parts:
@@ -139,9 +134,7 @@ def latest_checkpoint(work_dir: str | os.PathLike) -> str | None:
         if named.is_file():
             return str(named)
     candidates = [p for p in work_dir.glob('*.pth') if not p.name.startswith(('.', 'best_'))]
-    if not candidates:
-        return None
-    return str(max(candidates, key=lambda p: p.stat().st_mtime_ns))
+    return str(max(candidates, key=lambda p: p.stat().st_mtime_ns)) if candidates else None
 
 
 def atomic_replace(tmp_path: str, final_path: str) -> None:

@@ -56,7 +56,7 @@ def _shipped_config(ref: str, filename: str) -> str | None:
 
 
 def _install_config_lookup() -> None:
-    """Teach mmengine's ``_base_`` lookup fw's ``PLUGIN::CONFIG`` form (see :func:`_shipped_config`)."""
+    """Teach mmengine's ``_base_`` lookup fw's ``PLUGIN::CONFIG`` form (:func:`_shipped_config`)."""
     from mmengine.config import Config
 
     original = Config._get_cfg_path
