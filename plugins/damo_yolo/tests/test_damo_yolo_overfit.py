@@ -10,7 +10,7 @@ QFL target (the IoU) stays low: the class never takes off. Seed 3: AP50 0.333 at
 and 300 steps (the one class seen twice is found, AP 1.0; the two others 0.0), with loss_cls
 0.005. With every positive's box weight 1 (``ZeroHead(box_weight='uniform')``) the same runs
 reach AP50 1.0 by 100 steps: the pipeline (assignment, losses, decoding, NMS) fits; the slow start
-is the loss weighting on a tiny set, not a bug. The CI test uses the uniform weight at 100
+is the loss weighting on a tiny set, not a bug. The CI test uses the uniform weight at 150
 steps; the benchmark keeps the official weighting.
 """
 
@@ -119,12 +119,14 @@ def test_overfit_two_images_ap50(tmp_path):
     assert aps[150] >= AP50_MIN, f'AP50 on the two training images {aps[150]:.3f}'
 
 
-# CI: 100 steps with ZeroHead(box_weight='uniform') (see the module docstring). AP50 on the two
-# images, seeds 0-4: 1 thread 1.0 / 1.0 / 0.667 / 1.0 / 0.75; 2 threads TH2_LIST; minimum MIN_ALL.
-# Threshold 0.5 (margin MARGIN below the minimum); the test runs seed 0 with 1 thread (1.0).
+# CI: 150 steps with ZeroHead(box_weight='uniform') (see the module docstring). AP50 on the two
+# images at 150 steps, seeds 0-4: 1.0 in all 10 runs (1 and 2 threads); margin 0.5.
+# At 100 steps the spread is wider (1 thread 1.0 / 1.0 / 0.667 / 1.0 / 0.75; 2 threads 0.333 to
+# 1.0, and 2-thread runs are not reproducible run to run), hence 150. Threshold 0.5; the test
+# runs seed 0 with 1 thread (deterministic).
 AP50_MIN_CI = 0.5
 
 
 def test_overfit_two_images_ci(tmp_path):
-    aps = overfit_run(tmp_path, seed=0, threads=1, iters=100, box_weight='uniform')
-    assert aps[100] >= AP50_MIN_CI, f'AP50 on the two training images {aps[100]:.3f}'
+    aps = overfit_run(tmp_path, seed=0, threads=1, iters=150, box_weight='uniform')
+    assert aps[150] >= AP50_MIN_CI, f'AP50 on the two training images {aps[150]:.3f}'
