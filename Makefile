@@ -13,6 +13,8 @@ MM_PLUGINS   := damo_yolo semicd_vl
 ALL_PLUGINS  := $(notdir $(patsubst %/setup.cfg,%,$(wildcard plugins/*/setup.cfg)))
 PURE_PLUGINS := $(filter-out $(MM_PLUGINS),$(ALL_PLUGINS))
 HAVE_MM      := $(filter $(MM_PLUGINS),$(ALL_PLUGINS))
+# optional extras the tests exercise: damo_yolo's ONNX export is checked against PyTorch
+MM_EXTRAS_damo_yolo := [onnx]
 DEMO_PLUGIN  := $(if $(filter amcl,$(ALL_PLUGINS)),amcl,)
 PYTEST_ARGS  ?=
 
@@ -64,7 +66,7 @@ $(ST)/openmmlab: tools/install_openmmlab.sh $(ST)/core
 	touch $@
 
 $(ST)/mm-plugins: $(ST)/openmmlab $(foreach p,$(HAVE_MM),plugins/$(p)/setup.cfg)
-	$(PIP) install --quiet --no-build-isolation $(foreach p,$(HAVE_MM),-e plugins/$(p))
+	$(PIP) install --quiet --no-build-isolation $(foreach p,$(HAVE_MM),-e 'plugins/$(p)$(MM_EXTRAS_$(p))')
 	touch $@
 
 bench: setup
