@@ -118,35 +118,54 @@ def test_semicd_vl_without_pseudo_labels_is_one_clear_error():
         m.semi_forward(x, u, dict(u))
 
 
+def _train_dataset(config, *options, key='labeled'):
+    """Build one training dataset of ``config`` as the plugin's train loop does (placeholders
+    filled from the config's top-level keys, then the registry)."""
+    from framework import load_config, mm_registries
+    from fw_semicd_vl.roots import resolve_roots
+
+    cfg = load_config('semicd_vl', config, cfg_options=list(options))
+    ds = resolve_roots(cfg.train_dataloader[key].dataset.to_dict(), cfg)
+    return mm_registries('semicd_vl', 'mmseg').DATASETS.build(ds)
+
+
 def test_wrong_data_roots_give_one_clear_error(levir_copy, tmp_path):
     """Issue 14 item 6: a toy config pointed at other data refuses before writing anything; a
     real config pointed at a missing folder names the key to set."""
     root, _ = levir_copy
     before = sorted(os.listdir(root))
     with pytest.raises(FwError, match='not the synthetic toy set'):
-        _runner('semicd_vl_toy', f'data_root={root}').train_loop  # noqa: B018
+        _train_dataset('semicd_vl_toy', f'data_root={root}')
     assert sorted(os.listdir(root)) == before and not any(
         p.name.startswith('.toy-') for p in root.parent.iterdir()
     )
     with pytest.raises(FwError, match='has no A/ folder'):
-        _runner('semicd_vl_r50_levir256_5pct', f'data_root={tmp_path}/nowhere').train_loop  # noqa: B018
+        _train_dataset('semicd_vl_r50_levir256_5pct', f'data_root={tmp_path}/nowhere')
 
 
 def test_mix_batch_is_not_a_copy_of_the_unlabeled_batch_with_workers(toy_root, tmp_path):
     """Issue 14 item 1: with dataloader workers (the GPU configs use 4) the mix loader keeps the
     unlabeled loader's image order ('same_order') but draws its own crops, jitter and CutMix box;
     workers seeded alike made the two batches bit-identical."""
-    from mmengine.config import Config
+    from types import SimpleNamespace
 
-    from framework import build_runner
+    from mmengine.runner import Runner
+
     from fw_semicd_vl.bench import toy_config
+    from fw_semicd_vl.loop import SemiIterBasedTrainLoop
 
-    toy = toy_config('semicd_vl', 0, 2, str(tmp_path / 'wd'), str(toy_root))
-    cfg = toy.to_dict()
+    cfg = toy_config('semicd_vl', 0, 2, str(tmp_path / 'wd'), str(toy_root))
     for k in ('labeled', 'unlabeled', 'mix'):
-        cfg['train_dataloader'][k].update(num_workers=2, batch_size=4)
-    runner = build_runner(Config(cfg, filename=toy.filename))
-    batch = next(runner.train_loop.dataloader_iterator)
+        cfg.train_dataloader[k].update(num_workers=2, batch_size=4)
+    runner = SimpleNamespace(  # what the loop uses of mmengine's Runner
+        seed=0,
+        cfg=cfg,
+        _randomness_cfg={},
+        build_dataloader=Runner.build_dataloader,
+        visualizer=SimpleNamespace(),
+    )
+    loop = SemiIterBasedTrainLoop(runner, cfg.train_dataloader.to_dict(), max_iters=2)
+    batch = next(loop.dataloader_iterator)
     u, o = batch['unlabeled'], batch['mix']
     assert list(u['id']) == list(o['id'])  # same images, same order
     assert not torch.equal(u['img_s'], o['img_s'])
