@@ -207,6 +207,8 @@ def test_loss_falls_from_the_base_model(projector):
         opt.step()
     with torch.no_grad():
         end = model.diffusion_loss(images, prompts, t, noise, z0).item()
+    # end / start over noise seeds 0-4 x 1 and 2 threads: CLP 0.894-0.918, WiCLP 0.832-0.850;
+    # threshold 0.99 leaves a margin of 0.07 over the worst run (the conftest fixes 1 thread)
     assert end <= 0.99 * start, (start, end)
 
 
