@@ -9,3 +9,4 @@
 _base_ = ['./_base_/transmla_7b_gpu.py']
 model = dict(model='models/Llama-2-7b-hf', freqfold=8)
 train_dataloader = dict(dataset=dict(tokenizer='models/Llama-2-7b-hf'))
+test_dataloader = dict(dataset=dict(tokenizer='models/Llama-2-7b-hf'))

@@ -9,3 +9,4 @@
 _base_ = ['./_base_/transmla_7b_gpu.py']
 model = dict(model='models/Meta-Llama-3-8B', freqfold=4)
 train_dataloader = dict(dataset=dict(tokenizer='models/Meta-Llama-3-8B'))
+test_dataloader = dict(dataset=dict(tokenizer='models/Meta-Llama-3-8B'))

@@ -9,3 +9,4 @@
 _base_ = ['./_base_/transmla_7b_gpu.py']
 model = dict(model='models/Mistral-7B-v0.3', freqfold=8)
 train_dataloader = dict(dataset=dict(tokenizer='models/Mistral-7B-v0.3'))
+test_dataloader = dict(dataset=dict(tokenizer='models/Mistral-7B-v0.3'))

@@ -9,3 +9,4 @@
 _base_ = ['./_base_/transmla_7b_gpu.py']
 model = dict(model='models/Qwen2.5-7B', freqfold=4)
 train_dataloader = dict(dataset=dict(tokenizer='models/Qwen2.5-7B'))
+test_dataloader = dict(dataset=dict(tokenizer='models/Qwen2.5-7B'))

@@ -50,3 +50,17 @@ default_hooks = dict(
 custom_hooks = [dict(type='transmla.SaveConvertedHook')]
 log_processor = dict(by_epoch=False)
 randomness = dict(seed=0)
+
+# `fw test transmla <this config> <checkpoint>`: held-out perplexity (pydoc topics disjoint from
+# the training split, 8 windows x 256 tokens), the figure of the README's fine-tune table
+test_dataloader = dict(
+    batch_size=4,
+    num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(
+        type='llm.PydocText', split='heldout', tokenizer='smollm2', window=256, max_windows=8
+    ),
+)
+test_evaluator = dict(type='llm.Perplexity')
+test_cfg = dict(type='TestLoop')

@@ -54,3 +54,20 @@ default_hooks = dict(
 )
 custom_hooks = [dict(type='transmla.SaveConvertedHook')]
 log_processor = dict(by_epoch=False)
+
+# `fw test transmla <config> <checkpoint>`: WikiText-2 test perplexity (local parquet, 2,048-token
+# windows); each model's config sets the tokenizer
+test_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(
+        type='llm.LocalText',
+        path='data/wikitext-2-raw-v1/test-*.parquet',
+        tokenizer='models/Llama-2-7b-hf',
+        window=2048,
+    ),
+)
+test_evaluator = dict(type='llm.Perplexity')
+test_cfg = dict(type='TestLoop')
