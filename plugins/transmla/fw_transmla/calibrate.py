@@ -65,15 +65,7 @@ def calibrate(model, windows: torch.Tensor, batch_size: int = 4) -> list[LayerSt
             a.k_proj.register_forward_hook(grab(i, 'k')),
             a.v_proj.register_forward_hook(grab(i, 'v')),
         ]
-    try:
-        was = model.training
-        model.eval()
-        for b in range(0, windows.shape[0], batch_size):
-            model(input_ids=windows[b : b + batch_size].to(dev), use_cache=False)
-        model.train(was)
-    finally:
-        for hk in hooks:
-            hk.remove()
+    _forward_windows(model, windows, batch_size, dev, hooks)
     for s in stats:
         s.qk_norm = (s.qk_norm / max(s.tokens, 1)).cpu()
         s.kv_cov = s.kv_cov.cpu()
@@ -100,6 +92,12 @@ def calibrate_latent(model, windows: torch.Tensor, batch_size: int = 4) -> list[
         layer.self_attn.kv_a.register_forward_hook(grab(i))
         for i, layer in enumerate(model.model.layers)
     ]
+    _forward_windows(model, windows, batch_size, dev, hooks)
+    return [c.cpu() for c in covs]
+
+
+def _forward_windows(model, windows, batch_size, dev, hooks) -> None:
+    """Run ``model`` in eval mode over ``windows`` in batches, then remove the forward ``hooks``."""
     try:
         was = model.training
         model.eval()
@@ -109,7 +107,6 @@ def calibrate_latent(model, windows: torch.Tensor, batch_size: int = 4) -> list[
     finally:
         for hk in hooks:
             hk.remove()
-    return [c.cpu() for c in covs]
 
 
 def calibration_windows(tokenizer, n: int = 32, length: int = 256, text_path: str | None = None):
