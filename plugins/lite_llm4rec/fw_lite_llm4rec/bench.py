@@ -13,13 +13,14 @@ lines. Untrained weights are valid for timing: latency depends only on the archi
 
 from __future__ import annotations
 
+import os
 import platform
 import statistics
 import time
 
 import torch
 
-from framework import MODELS, build_runner, load_config
+from framework import MODELS, FwError, build_runner, load_config
 
 DATA = dict(dataset_path=None, format='recbole', max_len=50)
 
@@ -132,9 +133,17 @@ def run_bench(users=50, warmup=5, repeats=3, layers=2, beams=20, threads=1, log=
 
 
 def evaluate_config(
-    config: str, split='test', max_users=None, exclude_seen=False, work_dir=None, cfg_options=()
+    config: str,
+    checkpoint=None,
+    split='test',
+    max_users=None,
+    exclude_seen=False,
+    work_dir=None,
+    cfg_options=(),
 ) -> dict:
-    """Run the test loop of ``config`` with the model as built (PopRec, RandomRec)."""
+    """Run the test loop of ``config``: the model as built (PopRec, RandomRec need no training),
+    or with the weights of ``checkpoint`` (any split, subset or masking; ``fw test`` reads the
+    config's test split as configured)."""
     import tempfile
 
     options = list(cfg_options) + [
@@ -146,4 +155,8 @@ def evaluate_config(
     cfg = load_config(
         'lite_llm4rec', config, work_dir=work_dir or tempfile.mkdtemp(), cfg_options=options
     )
+    if checkpoint is not None:
+        if not os.path.isfile(checkpoint):
+            raise FwError(f'--checkpoint {checkpoint}: no such file (a .pth written by fw train)')
+        cfg.load_from = checkpoint
     return dict(build_runner(cfg).test())

@@ -49,7 +49,10 @@ def bench(as_json, users, warmup, repeats, layers, beams, threads, check):
 @click.option('--max-users', type=int, default=None, help='seeded subset of users')
 @click.option('--exclude-seen', is_flag=True, help='mask the history before the target')
 @click.option('--work-dir', default=None)
-def evaluate(config, checkpoint, split, max_users, exclude_seen, work_dir):
+@click.option(
+    '--cfg-options', multiple=True, help='config override key=value (repeat for several)'
+)
+def evaluate(config, checkpoint, split, max_users, exclude_seen, work_dir, cfg_options):
     """Evaluate CONFIG (PopRec, RandomRec need no checkpoint); prints one JSON line."""
     from .bench import evaluate_config
 
@@ -60,6 +63,7 @@ def evaluate(config, checkpoint, split, max_users, exclude_seen, work_dir):
         max_users=max_users,
         exclude_seen=exclude_seen,
         work_dir=work_dir,
+        cfg_options=[o for item in cfg_options for o in item.split()],
     )
     click.echo(json.dumps(metrics))
 
