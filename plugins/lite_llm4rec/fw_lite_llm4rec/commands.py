@@ -49,9 +49,7 @@ def bench(as_json, users, warmup, repeats, layers, beams, threads, check):
 @click.option('--max-users', type=int, default=None, help='seeded subset of users')
 @click.option('--exclude-seen', is_flag=True, help='mask the history before the target')
 @click.option('--work-dir', default=None)
-@click.option(
-    '--cfg-options', multiple=True, help='config override key=value (repeat for several)'
-)
+@click.option('--cfg-options', multiple=True, help='config override key=value (repeat for several)')
 def evaluate(config, checkpoint, split, max_users, exclude_seen, work_dir, cfg_options):
     """Evaluate CONFIG (PopRec, RandomRec need no checkpoint); prints one JSON line."""
     from .bench import evaluate_config
