@@ -92,7 +92,7 @@ def _parse_options(options: Sequence[str]) -> dict[str, Any]:
 def _check_options(cfg, options: dict[str, Any], path: Path) -> None:
     """Catch typos and wrong types before training: an override extends an existing part of the
     config (a new top-level key must not be close to an existing one), and a number or a flag
-    stays one (``max_epochs=abc``)."""
+    stays one (``max_epochs=abc``); ``None`` may replace a number (``max_users=None``: no limit)."""
     for key, value in options.items():
         node, parts = cfg.to_dict(), key.split('.')
         for depth, part in enumerate(parts):
@@ -112,7 +112,7 @@ def _check_options(cfg, options: dict[str, Any], path: Path) -> None:
                 break
         number = isinstance(node, (int, float)) and not isinstance(node, bool)
         flag = isinstance(node, bool) and not isinstance(value, bool)
-        if flag or (number and not isinstance(value, (int, float))):
+        if flag or (number and value is not None and not isinstance(value, (int, float))):
             expected = 'a number' if number else 'True or False'
             raise FwError(
                 f'--cfg-options {key}={value}: expected {expected} (the config has {node!r})'

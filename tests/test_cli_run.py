@@ -182,6 +182,21 @@ def test_bad_cfg_option_values_are_one_line(tmp_path, capfd):
     one_line_error(run(capfd, *base, 'model.amcl=maybe'), 'expected True or False')
 
 
+def test_none_may_replace_a_number_option(tmp_path):
+    """``key=None`` turns a numeric limit off (e.g. ``test_dataloader.dataset.max_users=None``)."""
+    from mmengine.config import Config
+
+    from framework import FwError, load_config
+    from framework.train import _check_options, _parse_options
+
+    cfg = Config(dict(data=dict(max_users=200)))
+    _check_options(cfg, _parse_options(['data.max_users=None']), tmp_path / 'c.py')
+    with pytest.raises(FwError, match='expected a number'):
+        _check_options(cfg, _parse_options(['data.max_users=all']), tmp_path / 'c.py')
+    loaded = load_config('amcl', 'amcl_simclr_digits', cfg_options=['train_cfg.max_epochs=None'])
+    assert loaded.train_cfg.max_epochs is None
+
+
 def test_work_dir_lock_names_the_holder(tmp_path, capfd):
     from framework.runstate import work_dir_lock
 
