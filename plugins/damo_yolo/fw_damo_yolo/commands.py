@@ -96,7 +96,12 @@ def complexity_cmd(as_json, size, models):
     show_default=True,
     help='with --compare-accuracy',
 )
-def bench_cmd(as_json, sizes, threads, warmup, iters, compare_accuracy, seeds, models, work_dir):
+@click.option(
+    '--epochs', type=int, default=None, help="with --compare-accuracy (default: the CPU default's)"
+)
+def bench_cmd(
+    as_json, sizes, threads, warmup, iters, compare_accuracy, seeds, models, work_dir, epochs
+):
     """CPU latency (batch 1, no NMS) of deployed DAMO-YOLO-T vs mmdet's YOLOX-S, side by side;
     with --compare-accuracy the accuracy comparison on the shapes set."""
     if compare_accuracy:
@@ -108,6 +113,7 @@ def bench_cmd(as_json, sizes, threads, warmup, iters, compare_accuracy, seeds, m
             work_dir=work_dir,
             threads=threads,
             log=None if as_json else click.echo,
+            epochs=epochs,
         )
         click.echo(
             json.dumps(rows) if as_json else '\n'.join(map(str, rows[-len(models.split(',')) :]))

@@ -36,9 +36,20 @@ def model_cfg(name, num_classes, test_cfg):
     return model
 
 
-def train_one(name, seed, work_dir, cfg_options=()):
-    """Train ``name`` with the CPU default's schedule; returns the final val metrics (empty when
-    the model made no detection above the score threshold: reported as 0)."""
+def set_epochs(cfg, epochs):
+    """Stretch the CPU default's schedule to ``epochs`` (cosine end and length, last checkpoint)."""
+    cosine = cfg.param_scheduler[-1]
+    per_epoch = cosine['end'] // cfg.train_cfg.max_epochs
+    cfg.train_cfg.max_epochs = epochs
+    cosine['end'] = epochs * per_epoch
+    cosine['T_max'] = cosine['end'] - cosine['begin']
+    cfg.default_hooks.checkpoint.interval = epochs
+
+
+def train_one(name, seed, work_dir, cfg_options=(), epochs=None):
+    """Train ``name`` with the CPU default's schedule (or the same one stretched to ``epochs``);
+    returns the final val metrics (empty when the model made no detection above the score
+    threshold: reported as 0)."""
     from framework import build_runner, load_config
 
     cfg = load_config(
@@ -49,6 +60,8 @@ def train_one(name, seed, work_dir, cfg_options=()):
         seed=seed,
     )
     cfg.model = model_cfg(name, len(cfg.classes), cfg.model.test_cfg)
+    if epochs:
+        set_epochs(cfg, epochs)
     cfg.train_cfg.val_interval = cfg.train_cfg.max_epochs + 1  # evaluate once, after training
     runner = build_runner(cfg)
     runner.train()
@@ -82,13 +95,13 @@ def latency_ms(names, size, threads=1, warmup=5, iters=20):
 
 
 def compare_accuracy(seeds=(0, 1, 2), models=MODELS, work_dir='work_dirs/damo_yolo/compare',
-                     cfg_options=(), threads=1, log=print):  # fmt: skip
+                     cfg_options=(), threads=1, log=print, epochs=None):  # fmt: skip
     """Rows {model, seed, bbox_mAP, bbox_mAP_50} per run, then one summary row per model with
     the mean / min over seeds and its latency."""
     rows = []
     for name in models:
         for seed in seeds:
-            m = train_one(name, seed, work_dir, cfg_options)
+            m = train_one(name, seed, work_dir, cfg_options, epochs)
             row = dict(model=name, seed=seed, bbox_mAP=m.get('coco/bbox_mAP', 0.0),
                        bbox_mAP_50=m.get('coco/bbox_mAP_50', 0.0))  # fmt: skip
             rows.append(row)
