@@ -5,7 +5,7 @@
 #   fw train damo_yolo damo_yolo_t_shapes_distill
 # (teacher_ckpt below is that run's checkpoint; the EMA weights are what it stores as state_dict).
 _base_ = ['./damo_yolo_t_shapes.py']
-teacher_ckpt = 'work_dirs/damo_yolo/damo_yolo_t_shapes/epoch_32.pth'
+teacher_ckpt = 'work_dirs/damo_yolo/damo_yolo_t_shapes/epoch_48.pth'
 model = dict(
     type='damo_yolo.DAMOYOLODistill',
     teacher_config='damo_yolo_t_shapes',
