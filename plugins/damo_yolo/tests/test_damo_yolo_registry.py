@@ -60,6 +60,8 @@ def test_real_configs_build(name):
     types = [t['type'] for t in cfg.train_pipeline]
     skip = [h for h in cfg.custom_hooks if h['type'] == 'YOLOXModeSwitchHook'][0]['skip_type_keys']
     assert set(skip) <= set(types)  # the mode switch names the exact pipeline type strings
+    # no pre-NMS top-k cap, as in the official post-process (every candidate above score_thr)
+    assert cfg.model.test_cfg.get('nms_pre', -1) == -1
     assert [s['type'] for s in cfg.param_scheduler] == [
         'QuadraticWarmupLR',
         'CosineAnnealingLR',
