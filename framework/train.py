@@ -71,6 +71,13 @@ def _install_config_lookup() -> None:
     Config._get_cfg_path = staticmethod(get_cfg_path)
 
 
+_NO_DICT_VALUES = (
+    '--cfg-options {item}: a value may be a number, a string, None, a list or a tuple, not a dict '
+    '(set one field as {key}.<field>=value); for a list of dicts (e.g. param_scheduler) write a '
+    "small config that inherits yours (_base_ = '<plugin>::<config>') and pass its path"
+)
+
+
 def _parse_options(options: Sequence[str]) -> dict[str, Any]:
     from mmengine.config import DictAction
 
@@ -79,8 +86,12 @@ def _parse_options(options: Sequence[str]) -> dict[str, Any]:
         key, sep, value = item.partition('=')
         if not sep or not key:
             raise FwError(f"--cfg-options expects key=value, got '{item}'")
+        if 'dict(' in value or '{' in value:
+            raise FwError(_NO_DICT_VALUES.format(item=item, key=key))
         try:
             parsed[key] = DictAction._parse_iterable(value)
+        except RecursionError:
+            raise FwError(_NO_DICT_VALUES.format(item=item, key=key)) from None
         except AssertionError:
             raise FwError(
                 f'--cfg-options {item}: unbalanced brackets; write lists as '

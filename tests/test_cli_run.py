@@ -180,6 +180,9 @@ def test_bad_cfg_option_values_are_one_line(tmp_path, capfd):
     one_line_error(run(capfd, *base, 'train_cfg.max_epochs=abc'), 'expected a number')
     one_line_error(run(capfd, *base, 'model.neck.hidden=[1,2'), 'unbalanced brackets')
     one_line_error(run(capfd, *base, 'model.amcl=maybe'), 'expected True or False')
+    # a list of dicts has no command-line syntax in mmengine (its parser recursed without end)
+    sched = "param_scheduler=[dict(type='CosineAnnealingLR',T_max=20,by_epoch=False)]"
+    one_line_error(run(capfd, *base, sched), 'write a small config that inherits')
 
 
 def test_none_may_replace_a_number_option(tmp_path):
