@@ -64,7 +64,7 @@ def cached_base_unet(
     res: int = 16,
     text_seed: int = 0,
     unet_seed: int = 0,
-    steps: int = 1000,
+    steps: int = 4000,
     prediction_type: str = 'epsilon',
 ) -> str:
     """Path of the stage-A UNet weights; trains them with the Runner when absent."""

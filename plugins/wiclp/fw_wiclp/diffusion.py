@@ -313,7 +313,7 @@ class ShapesDiffusion(DiffusionParts):
         text_seed: int = 0,
         unet_seed: int = 0,
         unet_checkpoint: str | None = None,
-        base_steps: int = 1000,
+        base_steps: int = 4000,
         embed_dim: int = 64,
         sampler: str = 'DDIM',
         prediction_type: str = 'epsilon',

@@ -23,7 +23,7 @@ ARMS = {
     'wiclp3': 'wiclp_shapes_wiclp3_cpu',
 }
 SPLITS = ('single', 'comp_train', 'comp_val')
-METRICS = ('binding', 'vqa', 'presence')
+METRICS = ('binding', 'colour_binding', 'shape_binding', 'vqa', 'presence')
 
 
 def evaluate(
@@ -141,36 +141,42 @@ def summarise(out: Path) -> dict:
                 row[f'{split}/{key}'] = float(np.mean(per_seed))
                 row[f'{split}/{key}_seeds'] = per_seed
             if arm != 'base' and split != 'single':
-                a = _per_prompt(base['records'][split], 'binding')
-                b = np.mean([_per_prompt(r['records'][split], 'binding') for r in runs], axis=0)
-                row[f'{split}/binding_gain_ci95'] = paired_bootstrap(a, b)
+                for key in ('binding', 'colour_binding', 'shape_binding'):
+                    a = _per_prompt(base['records'][split], key)
+                    b = np.mean([_per_prompt(r['records'][split], key) for r in runs], axis=0)
+                    row[f'{split}/{key}_gain_ci95'] = paired_bootstrap(a, b)
         summary[arm] = row
     (out / 'summary.json').write_text(json.dumps(summary, indent=1))
     return summary
 
 
 def table(summary: dict) -> str:
-    """Markdown table: binding accuracy (comp_train, comp_val), VQA analogue, single accuracy."""
+    """Markdown table: per split, binding (colour and shape) / colour binding / shape binding,
+    single-object accuracy, and the gain in binding over base with its paired 95% CI."""
     lines = [
-        '| arm | seeds | comp_train binding | comp_val binding | comp_train VQA-analogue | '
-        'comp_val VQA-analogue | single-object acc. | gain comp_train (95% CI) |',
-        '|---|---|---|---|---|---|---|---|',
+        '| arm | seeds | comp_train binding | comp_train colour / shape | comp_val binding | '
+        'comp_val colour / shape | single-object acc. | gain comp_train (95% CI) | '
+        'gain comp_val (95% CI) |',
+        '|---|---|---|---|---|---|---|---|---|',
     ]
+    base = summary['base']
+
+    def gain(row, split):
+        ci = row.get(f'{split}/binding_gain_ci95')
+        if not ci:
+            return '-'
+        diff = row[f'{split}/binding'] - base[f'{split}/binding']
+        return f'{diff:+.3f} [{ci[0]:+.3f}, {ci[1]:+.3f}]'
+
     for arm, row in summary.items():
-        ci = row.get('comp_train/binding_gain_ci95')
-        gain = (
-            (
-                f'{row["comp_train/binding"] - summary["base"]["comp_train/binding"]:+.3f} '
-                f'[{ci[0]:+.3f}, {ci[1]:+.3f}]'
-            )
-            if ci
-            else '-'
-        )
-        lines.append(
-            f'| {arm} | {len(row["seeds"])} | {row["comp_train/binding"]:.3f} | '
-            f'{row["comp_val/binding"]:.3f} | {row["comp_train/vqa"]:.3f} | '
-            f'{row["comp_val/vqa"]:.3f} | {row["single/binding"]:.3f} | {gain} |'
-        )
+        cells = [arm, str(len(row['seeds']))]
+        for split in ('comp_train', 'comp_val'):
+            cells += [
+                f'{row[f"{split}/binding"]:.3f}',
+                f'{row[f"{split}/colour_binding"]:.3f} / {row[f"{split}/shape_binding"]:.3f}',
+            ]
+        cells += [f'{row["single/binding"]:.3f}', gain(row, 'comp_train'), gain(row, 'comp_val')]
+        lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
 

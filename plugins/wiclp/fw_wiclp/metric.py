@@ -111,12 +111,17 @@ class BlipYesProbability:
         return logits[:, 0].softmax(-1)[:, self.yes_id].tolist()
 
 
+RECORD_METRICS = ('binding', 'colour_binding', 'shape_binding', 'vqa', 'presence')
+
+
 def binding_records(judge, images: torch.Tensor, samples) -> list[dict]:
     """Per image: binding / presence / VQA-analogue scores from the attribute judge.
 
     ``samples`` carry the right colours and shapes, left to right. Binding: every crop has the
-    right colour *and* shape. VQA analogue: product over crops of p(colour) p(shape). Presence:
-    the right colours and shapes appear somewhere, ignoring which object has which.
+    right colour *and* shape. Colour / shape binding: every crop has the right colour (shape), the
+    analogues of T2I-CompBench's colour and shape categories. VQA analogue: product over crops of
+    p(colour) p(shape). Presence: the right colours and shapes appear somewhere, ignoring which
+    object has which.
     """
     from .judge import judge_probabilities
 
@@ -140,6 +145,8 @@ def binding_records(judge, images: torch.Tensor, samples) -> list[dict]:
                 prompt_index=int(s['prompt_index']),
                 n_objects=n_objects,
                 binding=float(colours == list(s['colours']) and shapes == list(s['shapes'])),
+                colour_binding=float(colours == list(s['colours'])),
+                shape_binding=float(shapes == list(s['shapes'])),
                 presence=float(
                     sorted(colours) == sorted(s['colours'])
                     and sorted(shapes) == sorted(s['shapes'])
@@ -183,6 +190,4 @@ class BindingScore(BaseMetric):
         self.results.extend(binding_records(self._judge, images, data_samples))
 
     def compute_metrics(self, results):
-        return {
-            key: float(np.mean([r[key] for r in results])) for key in ('binding', 'vqa', 'presence')
-        }
+        return {key: float(np.mean([r[key] for r in results])) for key in RECORD_METRICS}

@@ -125,3 +125,24 @@ def test_shapes_render_puts_each_phrase_in_its_half():
     left, right = image[:, :8], image[:, 8:]
     assert left[..., 0].sum() > 0 and left[..., 2].sum() == 0
     assert right[..., 2].sum() > 0 and right[..., 0].sum() == 0
+
+
+def test_binding_records_score_each_attribute_per_half(monkeypatch):
+    """Colour and shape binding are per attribute; binding needs both; presence ignores halves."""
+    from fw_wiclp import judge as judge_module
+    from fw_wiclp.metric import binding_records
+
+    def one_hot(index, n):
+        return torch.nn.functional.one_hot(torch.tensor(index), n).float()
+
+    # judged: image 0 = (red square | blue circle); image 1 = (red circle | blue square)
+    left = (one_hot([0, 0], 4), one_hot([1, 0], 3))
+    right = (one_hot([2, 2], 4), one_hot([0, 1], 3))
+    monkeypatch.setattr(judge_module, 'judge_probabilities', lambda judge, x, n: [left, right])
+    wanted = dict(prompt='a red square and a blue circle', prompt_index=0)
+    samples = [dict(wanted, colours=[0, 2], shapes=[1, 0]) for _ in range(2)]
+    first, second = binding_records(None, torch.zeros(2, 3, 16, 16), samples)
+    assert (first['binding'], first['colour_binding'], first['shape_binding']) == (1, 1, 1)
+    # the shapes swapped between the halves: colours bound, shapes not, both present
+    assert (second['binding'], second['colour_binding'], second['shape_binding']) == (0, 1, 0)
+    assert second['presence'] == 1 and second['vqa'] == 0

@@ -1,6 +1,7 @@
 # Stage A of the shapes experiment: train the base text-to-image UNet from scratch (the stand-in
 # for a pretrained Stable Diffusion). 85% single objects, 15% comp_train pairs, 10% empty prompts
-# (for classifier-free guidance). Adam 1e-3, batch 32, 1,000 steps. The text encoder stays frozen.
+# (for classifier-free guidance). Adam 1e-3 (constant), batch 32, 4,000 steps
+# (about 0.09 s per step on 2 idle cores, 0.13 s on one: 6-9 minutes). The text encoder stays frozen.
 # Stage-B configs train this automatically (cached) when they first need it.
 _base_ = ['./_base_/shapes.py']
 
@@ -26,7 +27,7 @@ train_dataloader = dict(
         seed=0,
     ),
 )
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=1000, val_interval=100000)
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=4000, val_interval=100000)
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3))
 test_dataloader = dict(dataset=dict(split='single'))
 val_dataloader = test_dataloader
