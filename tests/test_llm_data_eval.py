@@ -3,7 +3,6 @@
 import json
 import math
 
-import pytest
 import torch
 
 from framework.llm.data import (
@@ -55,7 +54,7 @@ def test_local_formats(tmp_path):
     assert local_text(str(tmp_path / 'alpaca_data.json')).splitlines()[:2] == ['do 0', 'done 0']
     (tmp_path / 'a.txt').write_text('plain')
     assert local_text(str(tmp_path / '*.txt')) == 'plain'
-    pa = pytest.importorskip('pyarrow')
+    import pyarrow as pa  # the llm extra installs it
     import pyarrow.parquet as pq
 
     pq.write_table(pa.table({'text': recs}), tmp_path / 'test-00000-of-00001.parquet')
