@@ -86,7 +86,7 @@ def _parse_options(options: Sequence[str]) -> dict[str, Any]:
         key, sep, value = item.partition('=')
         if not sep or not key:
             raise FwError(f"--cfg-options expects key=value, got '{item}'")
-        if 'dict(' in value or '{' in value:
+        if 'dict(' in value or value.lstrip('[( ').startswith('{'):  # else parsed as a string
             raise FwError(_NO_DICT_VALUES.format(item=item, key=key))
         try:
             parsed[key] = DictAction._parse_iterable(value)

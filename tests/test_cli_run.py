@@ -254,3 +254,15 @@ def test_report_plots_every_logged_series(trained, capfd):
     assert {'loss', 'lr', 'knn/accuracy', 'tau_pos_mean'} <= set(summary['final'])
     assert summary['iterations'] == 8 and summary['checkpoints'] == ['epoch_2.pth']
     one_line_error(run(capfd, 'report', work / 'nothing'), 'does not exist')
+
+
+def test_dict_values_are_refused_but_braces_in_strings_are_not():
+    """mmengine would keep ``dict(a=1)`` as the string 'dict(a=1)' (or recurse without end on
+    ``[dict(a=1,b=2)]``); a path with braces stays a plain string."""
+    from framework import FwError
+    from framework.train import _parse_options
+
+    assert _parse_options(['work_dir=runs/{name}']) == {'work_dir': 'runs/{name}'}
+    for value in ('m=dict(a=1)', 'p=[dict(type=1,b=2)]', 'q={"a":1}'):
+        with pytest.raises(FwError, match='not a dict'):
+            _parse_options([value])

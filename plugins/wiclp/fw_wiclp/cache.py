@@ -44,15 +44,6 @@ def cached_judge(res: int = 16, seed: int = 0):
     return judge
 
 
-def _activate() -> None:
-    import framework
-
-    activate = getattr(framework, 'activate', None) if 'activate' in dir(framework) else None
-    if activate is None:
-        from framework.plugins import activate
-    activate('wiclp')
-
-
 def base_unet_path(
     res: int, text_seed: int, unet_seed: int, steps: int, prediction_type: str = 'epsilon'
 ) -> Path:
@@ -61,19 +52,15 @@ def base_unet_path(
 
 
 def cached_base_unet(
-    res: int = 16,
-    text_seed: int = 0,
-    unet_seed: int = 0,
-    steps: int = 4000,
-    prediction_type: str = 'epsilon',
+    res: int, text_seed: int, unet_seed: int, steps: int, prediction_type: str = 'epsilon'
 ) -> str:
     """Path of the stage-A UNet weights; trains them with the Runner when absent."""
     path = base_unet_path(res, text_seed, unet_seed, steps, prediction_type)
     if path.is_file():
         return str(path)
-    from framework import build_runner, load_config
+    from framework import activate, build_runner, load_config
 
-    _activate()
+    activate('wiclp')
     work_dir = cache_dir() / 'work' / path.stem
     cfg = load_config(
         'wiclp',

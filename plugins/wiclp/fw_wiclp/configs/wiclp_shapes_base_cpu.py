@@ -27,7 +27,9 @@ train_dataloader = dict(
         seed=0,
     ),
 )
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=4000, val_interval=100000)
+train_cfg = dict(
+    type='IterBasedTrainLoop', max_iters=_base_.diffusion.base_steps, val_interval=100000
+)
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3))
 test_dataloader = dict(dataset=dict(split='single'))
 val_dataloader = test_dataloader
