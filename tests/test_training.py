@@ -10,6 +10,7 @@ import time
 
 import torch
 
+from framework import __version__
 from framework import checkpoint as ckpt
 from framework.errors import FwError
 
@@ -55,6 +56,25 @@ def test_ddp_two_processes(fw_scaffold, tmp_path):
     # 2000 samples, batch 64: 32 iterations alone, 16 per rank when both ranks share the epoch
     assert re.search(r'Epoch\(train\) \[1\]\[10/16\]', log), log[-2000:]
     assert (work / 'epoch_2.pth').is_file()
+
+
+def test_a_torchrun_rank_leaves_without_interpreter_finalisation(tmp_path):
+    """cli._exit: a rank (LOCAL_RANK set, torch.distributed loaded) ends with os._exit, so gloo's
+    worker threads cannot meet Python's finalisation (that aborted 5 of 16 two-process runs on 2
+    cores after training had finished); a plain `fw` still finalises normally."""
+    script = (
+        'import atexit, sys, torch.distributed\n'
+        'atexit.register(lambda: print("finalised"))\n'
+        'from framework.cli import main\n'
+        'main(["--version"])\n'
+    )
+    for rank_env, finalised in (({'LOCAL_RANK': '0'}, False), ({}, True)):
+        env = {k: v for k, v in os.environ.items() if k != 'LOCAL_RANK'} | rank_env
+        out = subprocess.run(
+            [sys.executable, '-c', script], capture_output=True, text=True, env=env, cwd=tmp_path
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert __version__ in out.stdout and ('finalised' in out.stdout) == finalised, out.stdout
 
 
 def test_ddp_sigkill_then_resume_matches_uninterrupted(fw_scaffold, tmp_path):
