@@ -214,18 +214,6 @@ def _init_cpu_distributed(cfg) -> None:
         dist.init_process_group(backend='gloo')
 
 
-def _end_distributed(ok: bool) -> None:
-    """Leave the process group when the run ends: the ranks wait for each other (rank 0 writes the
-    summary and report last), then the group is destroyed. The rank's exit itself is in
-    ``cli._exit``."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        if ok:
-            dist.barrier()
-        dist.destroy_process_group()
-
-
 def _runner_class(verbose: bool):
     from mmengine.config import Config
     from mmengine.dist import is_main_process
@@ -344,23 +332,19 @@ def train(plugin: str, config: str, *, verbose: bool = False, strict: bool = Tru
         ckpt.trusted(*checkpoint_paths(cfg)),
         runstate.stop_on_signals() as caught,
     ):
-        runner, ok = None, False
+        runner = None
         try:
             result = fw_plugins.plugin_manager().hook.fw_train(cfg=cfg, plugin=plugin)
             if result is not None:
-                ok = True
                 return result
             runner = build_runner(cfg, verbose=verbose, strict=strict)
             with user_errors(cfg.filename):
                 runner.train()
-            ok = True
         except (KeyboardInterrupt, RuntimeError) as e:
             if isinstance(e, RuntimeError) and not caught:
                 raise
             sig = caught[-1] if caught else signal.SIGINT
             raise runstate.interrupted(sig, runner, cfg) from None
-        finally:
-            _end_distributed(ok)
     progress = [h for h in runner.hooks if isinstance(h, ProgressHook)]
     if runner.rank == 0:
         runner.fw_summary = summary(runner, progress[0] if progress else None)
@@ -400,12 +384,6 @@ def test(plugin: str, config: str, checkpoint: str, *, verbose=False, strict=Tru
     test_split(cfg, plugin, announce=True)
     ckpt.install()
     with ckpt.trusted(checkpoint, *checkpoint_paths(cfg)):
-        ok = False
-        try:
-            runner = build_runner(cfg, verbose=verbose, strict=strict)
-            with user_errors(cfg.filename):
-                metrics = runner.test()
-            ok = True
-            return metrics
-        finally:
-            _end_distributed(ok)
+        runner = build_runner(cfg, verbose=verbose, strict=strict)
+        with user_errors(cfg.filename):
+            return runner.test()
