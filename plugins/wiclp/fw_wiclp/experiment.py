@@ -17,13 +17,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .metric import RECORD_METRICS
+
 ARMS = {
     'clp': 'wiclp_shapes_clp_cpu',
     'wiclp': 'wiclp_shapes_wiclp_cpu',
     'wiclp3': 'wiclp_shapes_wiclp3_cpu',
 }
 SPLITS = ('single', 'comp_train', 'comp_val')
-METRICS = ('binding', 'colour_binding', 'shape_binding', 'vqa', 'presence')
 
 
 def evaluate(
@@ -136,7 +137,7 @@ def summarise(out: Path) -> dict:
             train_cpu_s=float(np.mean([r['train_cpu_s'] for r in runs])),
         )
         for split in SPLITS:
-            for key in METRICS:
+            for key in RECORD_METRICS:
                 per_seed = [float(np.mean([x[key] for x in r['records'][split]])) for r in runs]
                 row[f'{split}/{key}'] = float(np.mean(per_seed))
                 row[f'{split}/{key}_seeds'] = per_seed
